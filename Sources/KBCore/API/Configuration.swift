@@ -1,0 +1,253 @@
+import Foundation
+
+/// kb's settings, resolved with the precedence flag → environment → config file → default.
+public struct Configuration: Sendable, Equatable {
+    /// The SQLite database file.
+    public var databasePath: String
+    /// Folders `kb ingest` reads when given no paths.
+    public var knowledgeFolders: [String]
+    /// Files larger than this many bytes are reported, not read.
+    public var maxFileSize: Int
+    /// Chunk size and overlap.
+    public var chunking: ChunkingOptions
+    /// Results `kb search` returns by default.
+    public var searchLimit: Int
+    /// Passages `kb ask` retrieves by default.
+    public var askPassages: Int
+    /// The config file that was read, if any.
+    public var configFile: String?
+
+    /// Default file-size limit: 32 MiB.
+    public static let defaultMaxFileSize = 32 * 1024 * 1024
+
+    public init(databasePath: String, knowledgeFolders: [String] = ["KnowledgeBase"], maxFileSize: Int = Configuration.defaultMaxFileSize,
+                chunking: ChunkingOptions = ChunkingOptions(), searchLimit: Int = 10, askPassages: Int = 5, configFile: String? = nil) {
+        self.databasePath = databasePath
+        self.knowledgeFolders = knowledgeFolders
+        self.maxFileSize = maxFileSize
+        self.chunking = chunking
+        self.searchLimit = searchLimit
+        self.askPassages = askPassages
+        self.configFile = configFile
+    }
+
+    /// Settings given on the command line; nil means "not given".
+    public struct Overrides: Sendable {
+        public var databasePath: String?
+        public var configFile: String?
+        public var maxFileSize: Int?
+        public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil) {
+            self.databasePath = databasePath
+            self.configFile = configFile
+            self.maxFileSize = maxFileSize
+        }
+    }
+
+    /// Resolves the configuration for a process.
+    ///
+    /// Database: `--db` → `KB_DB` → `database` in the config file → the nearest `.kb/kb.sqlite`
+    /// in the current folder or a parent → `./.kb/kb.sqlite`.
+    /// Config file: `--config` → `KB_CONFIG` → the nearest `.kb/config.toml` → `~/.config/kb/config.toml`.
+    public static func resolve(_ overrides: Overrides = Overrides(),
+                               environment: [String: String] = ProcessInfo.processInfo.environment,
+                               currentDirectory: String = FileManager.default.currentDirectoryPath) throws(KBError) -> Configuration {
+        let fileManager = FileManager.default
+        func absolute(_ path: String, relativeTo base: String) -> String {
+            let expanded = (path as NSString).expandingTildeInPath
+            return expanded.hasPrefix("/") ? (expanded as NSString).standardizingPath
+                : ((base as NSString).appendingPathComponent(expanded) as NSString).standardizingPath
+        }
+
+        // The nearest .kb folder, walking up.
+        var projectRoot: String?
+        var folder = (currentDirectory as NSString).standardizingPath
+        while true {
+            if fileManager.fileExists(atPath: (folder as NSString).appendingPathComponent(".kb")) { projectRoot = folder; break }
+            let parent = (folder as NSString).deletingLastPathComponent
+            if parent == folder || parent.isEmpty { break }
+            folder = parent
+        }
+
+        var configPath: String?
+        if let flag = overrides.configFile ?? environment["KB_CONFIG"], !flag.isEmpty {
+            configPath = absolute(flag, relativeTo: currentDirectory)
+            guard fileManager.fileExists(atPath: configPath!) else {
+                throw KBError(.configuration, "The config file \(configPath!) does not exist. Fix --config / KB_CONFIG, or create it.")
+            }
+        } else if let root = projectRoot, fileManager.fileExists(atPath: root + "/.kb/config.toml") {
+            configPath = root + "/.kb/config.toml"
+        } else {
+            let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.config")
+            let candidate = xdg + "/kb/config.toml"
+            if fileManager.fileExists(atPath: candidate) { configPath = candidate }
+        }
+
+        var file: [String: TOMLValue] = [:]
+        var fileBase = currentDirectory
+        if let configPath {
+            file = try TOMLSubset.parse(fileAt: configPath)
+            let directory = (configPath as NSString).deletingLastPathComponent
+            fileBase = (directory as NSString).lastPathComponent == ".kb" ? (directory as NSString).deletingLastPathComponent : directory
+        }
+        func fileString(_ key: String) throws(KBError) -> String? {
+            guard let value = file[key] else { return nil }
+            guard case .string(let s) = value else { throw KBError(.configuration, "\(configPath!): `\(key)` must be a string.") }
+            return s
+        }
+        func fileInt(_ key: String) throws(KBError) -> Int? {
+            guard let value = file[key] else { return nil }
+            guard case .integer(let i) = value else { throw KBError(.configuration, "\(configPath!): `\(key)` must be an integer.") }
+            return i
+        }
+        func envInt(_ key: String) throws(KBError) -> Int? {
+            guard let raw = environment[key], !raw.isEmpty else { return nil }
+            guard let value = Int(raw) else { throw KBError(.configuration, "\(key)=\(raw) is not an integer.") }
+            return value
+        }
+
+        let database: String
+        if let flag = overrides.databasePath ?? environment["KB_DB"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            database = absolute(flag, relativeTo: currentDirectory)
+        } else if let fromFile = try fileString("database") {
+            database = absolute(fromFile, relativeTo: fileBase)
+        } else {
+            database = (projectRoot ?? currentDirectory) + "/.kb/kb.sqlite"
+        }
+
+        var folders = ["KnowledgeBase"].map { absolute($0, relativeTo: projectRoot ?? currentDirectory) }
+        if let value = file["knowledge_folders"] {
+            guard case .array(let items) = value else {
+                throw KBError(.configuration, "\(configPath!): `knowledge_folders` must be an array of strings.")
+            }
+            folders = try items.map { (item: TOMLValue) throws(KBError) -> String in
+                guard case .string(let s) = item else {
+                    throw KBError(.configuration, "\(configPath!): `knowledge_folders` must be an array of strings.")
+                }
+                return absolute(s, relativeTo: fileBase)
+            }
+        }
+
+        var maxFileSize = defaultMaxFileSize
+        var rawSize: String?
+        if case .integer(let bytes)? = file["max_file_size"] { rawSize = String(bytes) } else { rawSize = try fileString("max_file_size") }
+        if let raw = rawSize {
+            guard let parsed = ByteCount.parse(raw) else { throw KBError(.configuration, "\(configPath!): max_file_size \"\(raw)\" is not a size like \"32MiB\".") }
+            maxFileSize = parsed
+        }
+        if let raw = environment["KB_MAX_FILE_SIZE"], !raw.isEmpty {
+            guard let parsed = ByteCount.parse(raw) else { throw KBError(.configuration, "KB_MAX_FILE_SIZE=\(raw) is not a size like 32MiB.") }
+            maxFileSize = parsed
+        }
+        if let flag = overrides.maxFileSize { maxFileSize = flag }
+
+        let envTokens = try envInt("KB_CHUNK_TOKENS"), fileTokens = try fileInt("chunking.max_tokens")
+        let envOverlap = try envInt("KB_CHUNK_OVERLAP"), fileOverlap = try fileInt("chunking.overlap_tokens")
+        let maxTokens = envTokens ?? fileTokens ?? ChunkingOptions().maxTokens
+        let overlap = envOverlap ?? fileOverlap ?? ChunkingOptions().overlapTokens
+        let searchLimit = try fileInt("search.limit") ?? 10
+        let askPassages = try fileInt("ask.passages") ?? 5
+
+        return Configuration(databasePath: database, knowledgeFolders: folders, maxFileSize: maxFileSize,
+                             chunking: ChunkingOptions(maxTokens: maxTokens, overlapTokens: overlap),
+                             searchLimit: searchLimit, askPassages: askPassages, configFile: configPath)
+    }
+}
+
+/// A value in kb's config file.
+enum TOMLValue: Equatable {
+    case string(String), integer(Int), double(Double), bool(Bool), array([TOMLValue])
+}
+
+/// A small TOML subset: `[table]` headers, `key = value` with strings, integers, floats, booleans
+/// and one-line arrays, and `#` comments. Keys come back as `table.key`.
+enum TOMLSubset {
+    static func parse(fileAt path: String) throws(KBError) -> [String: TOMLValue] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KBError(.configuration, "Cannot read the config file \(path).")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    static func parse(_ text: String, source: String) throws(KBError) -> [String: TOMLValue] {
+        var values: [String: TOMLValue] = [:]
+        var table = ""
+        for (number, rawLine) in text.components(separatedBy: "\n").enumerated() {
+            let line = stripComment(rawLine).trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            func fail(_ why: String) -> KBError {
+                KBError(.configuration, "\(source):\(number + 1): \(why). kb reads a TOML subset: [tables], key = \"string\" | 123 | 1.5 | true | [\"a\", \"b\"].")
+            }
+            if line.hasPrefix("[") {
+                guard line.hasSuffix("]"), !line.hasPrefix("[[") else { throw fail("malformed table header") }
+                table = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            guard let equals = line.firstIndex(of: "=") else { throw fail("expected key = value") }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            let raw = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty else { throw fail("empty key") }
+            guard let value = parseValue(raw) else { throw fail("cannot read the value `\(raw)`") }
+            values[table.isEmpty ? key : table + "." + key] = value
+        }
+        return values
+    }
+
+    private static func stripComment(_ line: String) -> String {
+        var inString: Character?
+        for (offset, character) in line.enumerated() {
+            if let quote = inString { if character == quote { inString = nil } }
+            else if character == "\"" || character == "'" { inString = character }
+            else if character == "#" { return String(line.prefix(offset)) }
+        }
+        return line
+    }
+
+    private static func parseValue(_ raw: String) -> TOMLValue? {
+        if raw.count >= 2, let first = raw.first, first == "\"" || first == "'", raw.last == first {
+            var inner = String(raw.dropFirst().dropLast())
+            if first == "\"" {
+                inner = inner.replacingOccurrences(of: "\\\\", with: "\u{0}").replacingOccurrences(of: "\\\"", with: "\"")
+                    .replacingOccurrences(of: "\\n", with: "\n").replacingOccurrences(of: "\\t", with: "\t")
+                    .replacingOccurrences(of: "\u{0}", with: "\\")
+            }
+            return .string(inner)
+        }
+        if raw == "true" { return .bool(true) }
+        if raw == "false" { return .bool(false) }
+        if let int = Int(raw.replacingOccurrences(of: "_", with: "")) { return .integer(int) }
+        if let double = Double(raw) { return .double(double) }
+        if raw.hasPrefix("["), raw.hasSuffix("]") {
+            let inner = raw.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+            if inner.isEmpty { return .array([]) }
+            var items: [TOMLValue] = []
+            for part in splitTopLevel(inner) {
+                let trimmed = part.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                guard let item = parseValue(trimmed) else { return nil }
+                items.append(item)
+            }
+            return .array(items)
+        }
+        return nil
+    }
+
+    private static func splitTopLevel(_ text: String) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var inString: Character?
+        for character in text {
+            if let quote = inString {
+                if character == quote { inString = nil }
+                current.append(character)
+            } else if character == "\"" || character == "'" {
+                inString = character; current.append(character)
+            } else if character == "," {
+                parts.append(current); current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        parts.append(current)
+        return parts
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+
+/// A stored document: one ingested file.
+public struct DocumentRecord: Sendable, Equatable, Codable {
+    public var id: Int
+    public var path: String
+    public var contentHash: String
+    public var size: Int
+    public var modifiedAt: Double
+    public var format: String
+    public var encoding: String?
+    public var title: String?
+    public var fingerprint: String
+    public var chunkCount: Int
+    public var ingestedAt: Double
+}
+
+/// A stored chunk with where it came from.
+public struct Passage: Sendable, Equatable {
+    public var chunkID: Int
+    public var documentID: Int
+    public var path: String
+    public var title: String?
+    public var heading: String
+    public var text: String
+    public var startLine: Int
+    public var endLine: Int
+    public var page: Int?
+    public var ordinal: Int
+}
+
+/// A file an ingest could not read, with the reason.
+public struct IngestFailure: Sendable, Equatable, Codable {
+    public var path: String
+    public var error: String
+}
+
+/// A file an ingest passed over on purpose (unsupported type, no text), with the reason.
+public struct IngestSkip: Sendable, Equatable, Codable {
+    public var path: String
+    public var reason: String
+}
+
+/// What `kb ingest` did. Field names are the stable `--json` contract.
+public struct IngestSummary: Sendable, Equatable, Codable {
+    public var added = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var moved = 0
+    public var removed = 0
+    public var chunksAdded = 0
+    public var chunksReused = 0
+    public var chunksRemoved = 0
+    public var bytesRead = 0
+    public var failed: [IngestFailure] = []
+    public var skipped: [IngestSkip] = []
+    public var interrupted = false
+    public var seconds = 0.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case added, updated, unchanged, moved, removed, failed, skipped, interrupted, seconds
+        case chunksAdded = "chunks_added", chunksReused = "chunks_reused", chunksRemoved = "chunks_removed"
+        case bytesRead = "bytes_read"
+    }
+}
+
+/// Progress of an ingest, reported after each file.
+public struct IngestProgress: Sendable {
+    public enum Outcome: String, Sendable { case added, updated, unchanged, moved, failed, skipped }
+    /// Files handled so far and in total.
+    public var done: Int
+    public var total: Int
+    /// Bytes of the files handled so far and in total.
+    public var bytesDone: Int
+    public var bytesTotal: Int
+    public var path: String
+    public var outcome: Outcome
+    public var detail: String?
+    public var elapsed: Double
+}
+
+/// One keyword, vector or hybrid search hit.
+public struct SearchHit: Sendable, Equatable, Codable {
+    public var rank: Int
+    public var score: Double
+    public var path: String
+    public var chunkID: String
+    public var documentID: Int
+    public var title: String?
+    public var heading: String
+    public var startLine: Int
+    public var endLine: Int
+    public var page: Int?
+    public var text: String
+    /// A window of the text around the best matches.
+    public var snippet: String
+    /// Matched term spans in `snippet`, as [start, end) offsets in Unicode scalars.
+    public var highlights: [[Int]]
+    /// The query terms this passage matched (stems and CJK characters/bigrams), for explanations.
+    public var matchedTerms: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case rank, score, path, title, heading, page, text, snippet, highlights
+        case chunkID = "chunk_id", documentID = "document_id", startLine = "start_line", endLine = "end_line"
+        case matchedTerms = "matched_terms"
+    }
+}
+
+/// The answer to `kb search`.
+public struct SearchResponse: Sendable, Equatable, Codable {
+    public var query: String
+    public var language: String
+    public var mode: String
+    public var results: [SearchHit]
+    public var seconds: Double
+}
+
+/// A source an answer cites.
+public struct Citation: Sendable, Equatable, Codable {
+    /// The number used in the answer text as `[id]`.
+    public var id: Int
+    public var path: String
+    public var chunkID: String
+    public var heading: String
+    public var startLine: Int
+    public var endLine: Int
+    public var page: Int?
+    /// The passage text.
+    public var text: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, path, heading, page, text
+        case chunkID = "chunk_id", startLine = "start_line", endLine = "end_line"
+    }
+}
+
+/// The answer to `kb ask`.
+public struct Answer: Sendable, Equatable, Codable {
+    public var question: String
+    public var language: String
+    public var answer: String
+    /// True when kb found nothing relevant and declined to answer.
+    public var abstained: Bool
+    public var citations: [Citation]
+    /// The passages retrieved for the question, cited or not (closest passages when abstaining).
+    public var passages: [SearchHit]
+    /// Which generator produced the answer, for example `extractive`.
+    public var generator: String
+    public var seconds: Double
+}
+
+/// Counts and state for `kb status`.
+public struct StatusReport: Sendable, Equatable, Codable {
+    public struct LastIngest: Sendable, Equatable, Codable {
+        public var startedAt: String
+        public var finishedAt: String?
+        public var status: String
+        public var added: Int
+        public var updated: Int
+        public var unchanged: Int
+        public var removed: Int
+        public var failed: Int
+        enum CodingKeys: String, CodingKey {
+            case status, added, updated, unchanged, removed, failed
+            case startedAt = "started_at", finishedAt = "finished_at"
+        }
+    }
+    public var database: String
+    public var schemaVersion: Int
+    public var documents: Int
+    public var chunks: Int
+    public var embeddings: Int
+    public var databaseBytes: Int
+    public var formats: [String: Int]
+    public var lastIngest: LastIngest?
+    public var failed: [IngestFailure]
+
+    enum CodingKeys: String, CodingKey {
+        case database, documents, chunks, embeddings, formats, failed
+        case schemaVersion = "schema_version", databaseBytes = "database_bytes", lastIngest = "last_ingest"
+    }
+}

@@ -1,0 +1,43 @@
+/// Token budget and overlap for chunking.
+public struct ChunkingOptions: Sendable, Hashable, Codable {
+    /// Upper bound on a chunk's estimated tokens (see ``TokenEstimator``).
+    public var maxTokens: Int
+    /// Estimated tokens of trailing sentences repeated at the start of the next chunk of the same section.
+    public var overlapTokens: Int
+
+    public init(maxTokens: Int = 200, overlapTokens: Int = 24) {
+        self.maxTokens = max(16, maxTokens)
+        self.overlapTokens = max(0, min(overlapTokens, self.maxTokens / 2))
+    }
+
+    /// Identifies the chunking settings; stored per document so changed settings re-chunk on the next ingest.
+    var fingerprint: String { "tokens=\(maxTokens),overlap=\(overlapTokens)" }
+}
+
+/// A chunk produced from a document, before it is stored.
+public struct ChunkDraft: Sendable, Equatable {
+    /// Position of the chunk in its document, from 0.
+    public var ordinal: Int
+    /// The chunk's text: exactly the document text between `range`'s bounds.
+    public var text: String
+    /// The heading path of the chunk's section, for example `Guide > Ingest`; empty when none.
+    public var heading: String
+    /// Offsets into the document text, in Unicode scalars.
+    public var range: Range<Int>
+    /// 1-based source lines, inclusive.
+    public var startLine: Int
+    public var endLine: Int
+    /// 1-based page, for paged formats.
+    public var page: Int?
+    /// Estimated tokens.
+    public var tokenCount: Int
+    /// Hash of heading and text; an unchanged chunk keeps its id across re-ingests.
+    public var contentHash: String
+}
+
+/// Splits an extracted document into chunks for indexing and retrieval.
+public protocol Chunker: Sendable {
+    /// Settings that change the output; part of each document's processing fingerprint.
+    var fingerprint: String { get }
+    func chunk(_ document: ExtractedDocument) -> [ChunkDraft]
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// Brings the store up to date with a set of files and folders.
+///
+/// Incremental: a file whose size and modification time are unchanged is not read; a file whose
+/// bytes hash the same is not re-parsed; a changed file is re-chunked and its unchanged chunks keep
+/// their ids; a file that disappeared is removed; a file that moved is recognised by its hash.
+/// Each file is written in its own transaction, so an interrupted run leaves every file either as
+/// it was or fully updated, and the next run continues where it stopped.
+public struct Ingestor: Sendable {
+    let store: any KnowledgeStore
+    let registry: LoaderRegistry
+    let chunker: any Chunker
+    let maxFileSize: Int
+
+    public init(store: any KnowledgeStore, registry: LoaderRegistry = .standard, chunker: any Chunker, maxFileSize: Int) {
+        self.store = store
+        self.registry = registry
+        self.chunker = chunker
+        self.maxFileSize = maxFileSize
+    }
+
+    /// Ingests `paths` (absolute files or folders).
+    ///
+    /// - Parameters:
+    ///   - progress: called after each file.
+    ///   - isCancelled: polled between files; when it returns true the run stops cleanly.
+    public func ingest(paths: [String], progress: @Sendable (IngestProgress) -> Void = { _ in },
+                       isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
+        let started = Date()
+        for path in paths where FileInfo.stat(path) == nil { throw KBError.pathNotFound(path) }
+        let lock = try IngestLock(path: store.location + ".lock")
+        defer { withExtendedLifetime(lock) {} }
+
+        let runID = try store.beginIngestRun(roots: paths)
+        var summary = IngestSummary()
+        var counts = IngestRunCounts()
+        do {
+            try run(paths: paths, runID: runID, started: started, summary: &summary, counts: &counts,
+                    progress: progress, isCancelled: isCancelled)
+        } catch {
+            try? store.finishIngestRun(id: runID, counts: counts, status: "failed")
+            throw error
+        }
+        summary.seconds = Date().timeIntervalSince(started)
+        try store.finishIngestRun(id: runID, counts: counts, status: summary.interrupted ? "interrupted" : "completed")
+        return summary
+    }
+
+    private func run(paths: [String], runID: Int, started: Date, summary: inout IngestSummary, counts: inout IngestRunCounts,
+                     progress: @Sendable (IngestProgress) -> Void, isCancelled: @Sendable () -> Bool) throws(KBError) {
+        let database = store.location
+        let databaseFolder = (database as NSString).deletingLastPathComponent
+        let rootsContainingDatabaseFolder = paths.contains { databaseFolder.hasPrefix($0 + "/") }
+        let walker = FileWalker(
+            registry: registry,
+            excludedFiles: [database, database + "-wal", database + "-shm", database + "-journal", database + ".lock"],
+            excludedFolders: rootsContainingDatabaseFolder ? [databaseFolder] : []
+        )
+        let walk = walker.walk(paths)
+        summary.skipped = walk.skipped
+        summary.failed = walk.failed
+
+        let stored = try store.documents()
+        var byPath: [String: DocumentRecord] = [:]
+        var byHash: [String: [DocumentRecord]] = [:]
+        for document in stored {
+            byPath[document.path] = document
+            byHash[document.contentHash, default: []].append(document)
+        }
+        let walkedPaths = Set(walk.files.map(\.path))
+        let bytesTotal = walk.files.reduce(0) { $0 + $1.size }
+        var bytesDone = 0
+        var movedFrom = Set<String>()
+
+        for (index, file) in walk.files.enumerated() {
+            if isCancelled() { summary.interrupted = true; break }
+            let outcome = try ingestFile(file, existing: byPath[file.path], byHash: byHash, walkedPaths: walkedPaths,
+                                         movedFrom: &movedFrom, runID: runID, summary: &summary)
+            bytesDone += file.size
+            switch outcome.kind {
+            case .added: counts.added += 1
+            case .updated: counts.updated += 1
+            case .unchanged: counts.unchanged += 1
+            case .moved: counts.moved += 1
+            case .failed: counts.failed += 1
+            case .skipped: counts.skipped += 1
+            }
+            progress(IngestProgress(done: index + 1, total: walk.files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
+                                    path: file.path, outcome: outcome.kind, detail: outcome.detail,
+                                    elapsed: Date().timeIntervalSince(started)))
+        }
+
+        // Files that are gone: only when the whole walk finished and their folder could be listed.
+        if !summary.interrupted {
+            for document in stored where !walkedPaths.contains(document.path) && !movedFrom.contains(document.path) {
+                guard paths.contains(where: { document.path == $0 || document.path.hasPrefix($0 + "/") }) else { continue }
+                guard !walk.unreadableFolders.contains(where: { document.path.hasPrefix($0 + "/") }) else { continue }
+                // Still there but now unsupported or excluded? Only a missing file counts as deleted.
+                if FileInfo.stat(document.path)?.isRegular == true && walker.registry.loader(for: URL(fileURLWithPath: document.path)) != nil
+                    && !document.path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+                summary.chunksRemoved += try store.removeDocument(id: document.id)
+                summary.removed += 1
+                counts.removed += 1
+            }
+            let stale = try store.failures().map(\.path).filter { path in
+                paths.contains { path == $0 || path.hasPrefix($0 + "/") } && FileInfo.stat(path) == nil
+            }
+            try store.clearFailures(paths: stale)
+        }
+    }
+
+    private struct Outcome {
+        var kind: IngestProgress.Outcome
+        var detail: String?
+    }
+
+    private func ingestFile(_ file: WalkedFile, existing: DocumentRecord?, byHash: [String: [DocumentRecord]],
+                            walkedPaths: Set<String>, movedFrom: inout Set<String>, runID: Int,
+                            summary: inout IngestSummary) throws(KBError) -> Outcome {
+        guard let loader = registry.loader(for: URL(fileURLWithPath: file.path)) else {
+            return Outcome(kind: .skipped, detail: "unsupported")
+        }
+        let fingerprint = "\(loader.format)-v\(loader.version)/\(chunker.fingerprint)"
+
+        func fail(_ failure: LoadFailure) throws(KBError) -> Outcome {
+            if failure.isSkip {
+                summary.skipped.append(IngestSkip(path: file.path, reason: failure.description))
+                if let existing { summary.chunksRemoved += try store.removeDocument(id: existing.id) }
+                try store.clearFailures(paths: [file.path])
+                return Outcome(kind: .skipped, detail: failure.description)
+            }
+            summary.failed.append(IngestFailure(path: file.path, error: failure.description))
+            try store.recordFailure(path: file.path, reason: failure.description, runID: runID)
+            return Outcome(kind: .failed, detail: failure.description)
+        }
+
+        if let existing, existing.size == file.size, existing.modifiedAt == file.modifiedAt, existing.fingerprint == fingerprint {
+            summary.unchanged += 1
+            return Outcome(kind: .unchanged)
+        }
+        if file.size > maxFileSize { return try fail(.tooLarge(size: file.size, limit: maxFileSize)) }
+
+        let data: Data
+        switch FileInfo.read(file.path) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure): return try fail(failure)
+        }
+        summary.bytesRead += data.count
+        let hash = SHA256.hex(data)
+
+        if let existing, existing.contentHash == hash, existing.fingerprint == fingerprint {
+            try store.touchDocument(id: existing.id, size: file.size, modifiedAt: file.modifiedAt)
+            summary.unchanged += 1
+            return Outcome(kind: .unchanged)
+        }
+        if existing == nil, let original = byHash[hash]?.first(where: {
+            $0.fingerprint == fingerprint && !walkedPaths.contains($0.path) && !movedFrom.contains($0.path) && FileInfo.stat($0.path) == nil
+        }) {
+            try store.moveDocument(id: original.id, to: file.path, modifiedAt: file.modifiedAt)
+            movedFrom.insert(original.path)
+            summary.moved += 1
+            return Outcome(kind: .moved, detail: "from \(original.path)")
+        }
+
+        let extracted: ExtractedDocument
+        do { extracted = try loader.load(data, url: URL(fileURLWithPath: file.path)) } catch { return try fail(error) }
+        let drafts = chunker.chunk(extracted)
+        guard !drafts.isEmpty else { return try fail(.noText) }
+        let prepared = drafts.map(PreparedChunk.init)
+        let record = DocumentRecord(id: existing?.id ?? 0, path: file.path, contentHash: hash, size: file.size,
+                                    modifiedAt: file.modifiedAt, format: extracted.format, encoding: extracted.encoding,
+                                    title: extracted.title, fingerprint: fingerprint, chunkCount: drafts.count,
+                                    ingestedAt: Date().timeIntervalSince1970)
+        let stats = try store.saveDocument(record, chunks: prepared, replacing: existing?.id)
+        summary.chunksAdded += stats.inserted
+        summary.chunksReused += stats.reused
+        summary.chunksRemoved += stats.removed
+        let detail = "\(drafts.count) chunks, \(extracted.encoding ?? "?")"
+        if existing != nil {
+            summary.updated += 1
+            return Outcome(kind: .updated, detail: detail)
+        }
+        summary.added += 1
+        return Outcome(kind: .added, detail: detail)
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+/// The kind of a structural block in an extracted document.
+public enum BlockKind: String, Sendable, Codable {
+    case heading, paragraph, listItem, code, table
+}
+
+/// A structural block of a document's text: a heading, a paragraph, a list item, a code block or a table.
+public struct TextBlock: Sendable, Equatable {
+    public var kind: BlockKind
+    /// Heading level (1 = top) for headings; 0 otherwise.
+    public var level: Int
+    /// The clean heading title, for headings.
+    public var title: String?
+    /// Range of the block in the document text, in Unicode scalars.
+    public var range: Range<Int>
+    /// 1-based line of the source file where the block starts.
+    public var startLine: Int
+    /// 1-based page, for paged formats.
+    public var page: Int?
+
+    public init(kind: BlockKind, level: Int = 0, title: String? = nil, range: Range<Int>, startLine: Int, page: Int? = nil) {
+        self.kind = kind; self.level = level; self.title = title; self.range = range; self.startLine = startLine; self.page = page
+    }
+}
+
+/// What a loader extracts from a file: its text and the structure over it.
+public struct ExtractedDocument: Sendable {
+    /// Format name, for example `markdown`, `html`, `text`, `xml`.
+    public var format: String
+    /// The source encoding kb detected.
+    public var encoding: String?
+    /// The document's title, when it has one.
+    public var title: String?
+    /// The document text. For plain text and Markdown it is the normalised file; for HTML and XML
+    /// the extracted visible text. Chunk offsets point into it.
+    public var text: String
+    /// Blocks in document order, non-overlapping, with ranges into `text`.
+    public var blocks: [TextBlock]
+
+    public init(format: String, encoding: String?, title: String?, text: String, blocks: [TextBlock]) {
+        self.format = format; self.encoding = encoding; self.title = title; self.text = text; self.blocks = blocks
+    }
+}
+
+/// Why a file could not be ingested. Every case reads as a complete reason in a report.
+public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    case binary(String)
+    case undecodable(String)
+    case tooLarge(size: Int, limit: Int)
+    case unsupported(String)
+    case unreadable(String)
+    case malformed(String)
+    case noText
+
+    public var description: String {
+        switch self {
+        case .binary(let kind): return "binary content (\(kind)) under a text file extension"
+        case .undecodable(let why): return "cannot decode the text: \(why)"
+        case .tooLarge(let size, let limit):
+            return "file is too large (\(ByteCount.format(size)); the limit is \(ByteCount.format(limit)), see --max-file-size)"
+        case .unsupported(let what): return "unsupported file type \(what)"
+        case .unreadable(let why): return "cannot read the file: \(why)"
+        case .malformed(let why): return "cannot parse the file: \(why)"
+        case .noText: return "no text (empty or white space only)"
+        }
+    }
+
+    /// Unsupported types and empty files are skipped; everything else is a failure.
+    public var isSkip: Bool {
+        switch self {
+        case .unsupported, .noText: return true
+        default: return false
+        }
+    }
+}
+
+/// Reads one family of file formats into an ``ExtractedDocument``.
+///
+/// To add a format, write a type conforming to this protocol and add it to
+/// ``LoaderRegistry/standard``.
+public protocol DocumentLoader: Sendable {
+    /// Format name stored with each document, for example `markdown`.
+    var format: String { get }
+    /// Lower-case file extensions (without the dot) this loader reads.
+    var fileExtensions: Set<String> { get }
+    /// A version string; changing it makes the next ingest re-read this format's files.
+    var version: String { get }
+    /// Extracts text and structure from the file's bytes.
+    func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument
+}
+
+/// The loaders kb knows, looked up by file extension.
+public struct LoaderRegistry: Sendable {
+    public private(set) var loaders: [any DocumentLoader]
+
+    public init(_ loaders: [any DocumentLoader]) { self.loaders = loaders }
+
+    /// The built-in loaders.
+    public static let standard = LoaderRegistry([
+        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(),
+    ])
+
+    /// The loader for a file, by extension.
+    public func loader(for url: URL) -> (any DocumentLoader)? {
+        let ext = url.pathExtension.lowercased()
+        return loaders.first { $0.fileExtensions.contains(ext) }
+    }
+
+    /// Every extension a loader handles.
+    public var supportedExtensions: [String] { loaders.flatMap(\.fileExtensions).sorted() }
+}
+
+/// Builds document text block by block, keeping scalar offsets; blocks are separated by a blank line.
+struct DocumentTextBuilder {
+    private(set) var scalars = String.UnicodeScalarView()
+    private(set) var count = 0
+    private(set) var blocks: [TextBlock] = []
+
+    mutating func append(_ kind: BlockKind, _ text: String, line: Int, level: Int = 0, page: Int? = nil) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return }
+        if count > 0 { scalars.append(contentsOf: "\n\n".unicodeScalars); count += 2 }
+        let start = count
+        for scalar in trimmed.unicodeScalars { scalars.append(scalar); count += 1 }
+        blocks.append(TextBlock(kind: kind, level: level, title: kind == .heading ? trimmed : nil,
+                                range: start..<count, startLine: max(1, line), page: page))
+    }
+
+    var text: String { String(scalars) }
+}
+
+/// Human-readable byte counts.
+public enum ByteCount {
+    public static func format(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : "\(String(format: "%.1f", value)) \(units[unit])"
+    }
+
+    /// Parses "32MiB", "32M", "500k", "1048576" and the like.
+    public static func parse(_ text: String) -> Int? {
+        let lower = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = lower.prefix { $0.isNumber || $0 == "." }
+        guard let number = Double(digits) else { return nil }
+        let suffix = lower.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let multiplier: Double
+        switch suffix {
+        case "", "b": multiplier = 1
+        case "k", "kb", "kib": multiplier = 1024
+        case "m", "mb", "mib": multiplier = 1024 * 1024
+        case "g", "gb", "gib": multiplier = 1024 * 1024 * 1024
+        default: return nil
+        }
+        return Int(number * multiplier)
+    }
+}

@@ -1,0 +1,149 @@
+/// BM25 keyword retrieval over the FTS5 index (see README, "Keyword search for Chinese").
+public struct KeywordRetriever: Retriever {
+    public let mode = "keyword"
+    let index: any KeywordIndex
+    let store: any KnowledgeStore
+
+    public init(index: any KeywordIndex, store: any KnowledgeStore) {
+        self.index = index
+        self.store = store
+    }
+
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
+        guard let expression = Self.matchExpression(query), limit > 0 else { return [] }
+        let hits = try index.keywordSearch(expression, limit: limit)
+        let passages = try store.passages(ids: hits.map(\.chunkID))
+        let matcher = TermMatcher(query)
+        var scores: [Int: Double] = [:]
+        for hit in hits { scores[hit.chunkID] = hit.score }
+        return passages.enumerated().map { offset, passage in
+            RetrievedPassage(passage: passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
+                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
+        }
+    }
+
+    /// The FTS5 MATCH expression for a query: an OR of its terms, each in its column, plus
+    /// phrases for CJK runs of three or more characters. Nil when the query has no terms.
+    static func matchExpression(_ query: AnalyzedQuery) -> String? {
+        var clauses: [String] = []
+        for concept in query.searchConcepts {
+            switch concept.kind {
+            case .word:
+                clauses.append("words:\(quote(concept.terms[0]))")
+            case .cjk:
+                if concept.terms.count == 1 && concept.surface.count == 1 {
+                    clauses.append("cjk1:\(quote(concept.terms[0]))")
+                } else {
+                    for term in Set(concept.terms).sorted() { clauses.append("cjk2:\(quote(term))") }
+                    if concept.terms.count >= 2 { clauses.append("cjk2:\(quote(concept.terms.joined(separator: " ")))") }
+                }
+            }
+        }
+        return clauses.isEmpty ? nil : clauses.joined(separator: " OR ")
+    }
+
+    private static func quote(_ term: String) -> String {
+        "\"" + term.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// Finds a query's terms in text: for highlighting, explanations and answer-sentence selection.
+struct TermMatcher {
+    private let stems: Set<String>
+    private let unigrams: Set<String>
+    private let bigrams: Set<String>
+
+    init(_ query: AnalyzedQuery) {
+        var stems = Set<String>(), unigrams = Set<String>(), bigrams = Set<String>()
+        for concept in query.searchConcepts {
+            switch concept.kind {
+            case .word: stems.formUnion(concept.terms)
+            case .cjk:
+                if concept.surface.count == 1 { unigrams.formUnion(concept.terms) } else { bigrams.formUnion(concept.terms) }
+            }
+        }
+        self.stems = stems
+        self.unigrams = unigrams
+        self.bigrams = bigrams
+    }
+
+    /// Matched spans (Unicode scalar ranges, merged) and the terms matched, in text order.
+    func matches(in scalars: [Unicode.Scalar]) -> (spans: [Range<Int>], terms: [String]) {
+        let tokens = TextAnalyzer.tokenize(scalars: scalars)
+        var spans: [Range<Int>] = []
+        var terms: [String] = []
+        func add(_ range: Range<Int>, _ term: String) {
+            terms.append(term)
+            if let last = spans.last, last.upperBound >= range.lowerBound {
+                spans[spans.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                spans.append(range)
+            }
+        }
+        for (i, token) in tokens.enumerated() {
+            switch token.kind {
+            case .word:
+                if stems.contains(token.term) { add(token.range, token.term) }
+            case .cjk:
+                if unigrams.contains(token.term) { add(token.range, token.term) }
+                if i + 1 < tokens.count, tokens[i + 1].kind == .cjk, tokens[i + 1].range.lowerBound == token.range.upperBound {
+                    let bigram = token.term + tokens[i + 1].term
+                    if bigrams.contains(bigram) { add(token.range.lowerBound..<tokens[i + 1].range.upperBound, bigram) }
+                }
+            }
+        }
+        return (spans, terms)
+    }
+
+    /// Distinct matched terms, in first-occurrence order.
+    func matchedTerms(in text: String) -> [String] {
+        var seen = Set<String>()
+        return matches(in: Array(text.unicodeScalars)).terms.filter { seen.insert($0).inserted }
+    }
+}
+
+/// Cuts a window of text around the best cluster of matches.
+enum SnippetBuilder {
+    /// A snippet of at most about `width` Unicode scalars and the highlighted spans inside it.
+    static func snippet(_ text: String, matcher: TermMatcher, width: Int = 240) -> (text: String, highlights: [[Int]]) {
+        let scalars = Array(text.unicodeScalars)
+        let spans = matcher.matches(in: scalars).spans
+        guard scalars.count > width else {
+            return (collapseNewlines(scalars, 0..<scalars.count).text, shift(spans, in: scalars, window: 0..<scalars.count))
+        }
+        // Choose the window start that covers the most matched spans.
+        var bestStart = 0
+        var bestCount = -1
+        for (i, span) in spans.enumerated() {
+            let start = max(0, span.lowerBound - width / 4)
+            let count = spans[i...].prefix { $0.upperBound <= start + width }.count
+            if count > bestCount { bestCount = count; bestStart = start }
+        }
+        var lower = min(bestStart, max(0, scalars.count - width))
+        var upper = min(scalars.count, lower + width)
+        // Do not cut Latin words in half.
+        while lower > 0, lower > bestStart - 20, Script.isWordCharacter(scalars[lower - 1]), Script.isWordCharacter(scalars[lower]) { lower -= 1 }
+        while upper < scalars.count, upper < lower + width + 20, Script.isWordCharacter(scalars[upper - 1]), Script.isWordCharacter(scalars[upper]) { upper += 1 }
+        let window = lower..<upper
+        let body = collapseNewlines(scalars, window)
+        let prefix = lower > 0 ? "…" : ""
+        let suffix = upper < scalars.count ? "…" : ""
+        let highlights = shift(spans, in: scalars, window: window).map { [$0[0] + prefix.unicodeScalars.count, $0[1] + prefix.unicodeScalars.count] }
+        return (prefix + body.text + suffix, highlights)
+    }
+
+    /// Replaces newlines with spaces (offsets unchanged).
+    private static func collapseNewlines(_ scalars: [Unicode.Scalar], _ range: Range<Int>) -> (text: String, count: Int) {
+        var view = String.UnicodeScalarView()
+        for i in range { view.append(scalars[i] == "\n" || scalars[i] == "\t" ? " " : scalars[i]) }
+        return (String(view), range.count)
+    }
+
+    private static func shift(_ spans: [Range<Int>], in scalars: [Unicode.Scalar], window: Range<Int>) -> [[Int]] {
+        spans.compactMap { span in
+            let lower = max(span.lowerBound, window.lowerBound)
+            let upper = min(span.upperBound, window.upperBound)
+            return lower < upper ? [lower - window.lowerBound, upper - window.lowerBound] : nil
+        }
+    }
+}

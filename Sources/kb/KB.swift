@@ -1,0 +1,49 @@
+import ArgumentParser
+import KBCore
+
+/// The `kb` command: a thin layer over KBCore. Each subcommand parses its flags, calls the
+/// library and prints the result.
+@main
+struct KB: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kb",
+        abstract: "A local knowledge assistant: ingest a folder of documents, search it, ask it questions.",
+        discussion: """
+            Exit status: 0 success; 3 ingest finished but some files failed; 64 bad usage or empty query; \
+            65 not a kb database, or a damaged one; 66 path or knowledge base not found; 70 database error; \
+            73 cannot open or create the database; 74 I/O error; 75 database busy (another ingest running); \
+            78 bad configuration; 130 interrupted.
+            """,
+        version: "0.1.0",
+        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, StatusCommand.self]
+    )
+}
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The database file (default: $KB_DB, then the config file, then the nearest .kb/kb.sqlite).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("The config file (default: $KB_CONFIG, then the nearest .kb/config.toml, then ~/.config/kb/config.toml).", valueName: "path"))
+    var config: String?
+
+    @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
+    var json = false
+
+    func configuration(maxFileSize: Int? = nil) throws(KBError) -> Configuration {
+        try Configuration.resolve(Configuration.Overrides(databasePath: db, configFile: config, maxFileSize: maxFileSize))
+    }
+}
+
+/// Runs a command body, turning a ``KBError`` into a message and the documented exit status.
+func reportingErrors(_ options: GlobalOptions, _ body: () async throws -> Int32) async throws {
+    let status: Int32
+    do {
+        status = try await body()
+    } catch let error as KBError {
+        Terminal.printError(error.message)
+        if options.json { JSONOutput.printError(message: error.message, type: error.code.name) }
+        throw ExitCode(error.code.exitStatus)
+    }
+    if status != 0 { throw ExitCode(status) }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import KBCore
+
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Keyword (BM25) search over the knowledge base, Chinese and English.",
+        discussion: "Each hit shows its file, line range, heading path and a snippet with the matched terms highlighted."
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The query.")
+    var query: [String] = []
+
+    @Option(name: [.customShort("k"), .long], help: "Number of results (default 10, or search.limit in the config file).")
+    var limit: Int?
+
+    func run() async throws {
+        try await reportingErrors(options) {
+            if let limit, limit < 1 { throw KBError(.invalidArgument, "--limit must be at least 1.") }
+            let kb = try KnowledgeBase(configuration: try options.configuration())
+            let response = try kb.search(query.joined(separator: " "), limit: limit)
+            if options.json {
+                JSONOutput.print(response)
+                return 0
+            }
+            if response.results.isEmpty {
+                print("No passages match “\(response.query)”.")
+                return 0
+            }
+            for hit in response.results {
+                let heading = hit.heading.isEmpty ? "" : " · " + hit.heading
+                print("\(Terminal.bold("\(hit.rank).")) \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))\(heading)  \(Terminal.dim(String(format: "score %.2f", hit.score)))")
+                print("   " + Terminal.highlight(hit.snippet, hit.highlights))
+            }
+            return 0
+        }
+    }
+}
+
+struct AskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Answer a question from the knowledge base, citing the sources.",
+        discussion: "Without a language model, kb answers extractively: the sentences that best answer the question, each cited. When nothing relevant is found it says so."
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The question.")
+    var question: [String] = []
+
+    @Option(name: [.customShort("k"), .long], help: "Passages to retrieve (default 5, or ask.passages in the config file).")
+    var passages: Int?
+
+    func run() async throws {
+        try await reportingErrors(options) {
+            if let passages, passages < 1 { throw KBError(.invalidArgument, "-k must be at least 1.") }
+            let kb = try KnowledgeBase(configuration: try options.configuration())
+            let json = options.json
+            let answer = try await kb.ask(question.joined(separator: " "), passages: passages) { text in
+                if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
+            }
+            if json {
+                JSONOutput.print(answer)
+                return 0
+            }
+            print("")
+            if answer.abstained {
+                if !answer.passages.isEmpty {
+                    print("\n" + Terminal.bold("Closest passages:"))
+                    for hit in answer.passages.prefix(3) {
+                        print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))"
+                              + (hit.heading.isEmpty ? "" : " · \(hit.heading)"))
+                    }
+                }
+                return 0
+            }
+            print("\n" + Terminal.bold("Sources:"))
+            for citation in answer.citations {
+                print("  [\(citation.id)] \(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page))"
+                      + (citation.heading.isEmpty ? "" : " · \(citation.heading)"))
+            }
+            return 0
+        }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the database, its documents and chunks, the last ingest and files that failed."
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await reportingErrors(options) {
+            let kb = try KnowledgeBase(configuration: try options.configuration())
+            let status = try kb.status()
+            if options.json {
+                JSONOutput.print(status)
+                return 0
+            }
+            print("Database:   \(status.database) (\(ByteCount.format(status.databaseBytes)), schema v\(status.schemaVersion))")
+            let formats = status.formats.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            print("Documents:  \(status.documents)" + (formats.isEmpty ? "" : " (\(formats))"))
+            print("Chunks:     \(status.chunks)")
+            print("Embeddings: \(status.embeddings)")
+            if let last = status.lastIngest {
+                print("Last ingest: \(last.startedAt), \(last.status): \(last.added) added, \(last.updated) updated, "
+                      + "\(last.unchanged) unchanged, \(last.removed) removed, \(last.failed) failed")
+            } else {
+                print("Last ingest: never")
+            }
+            if !status.failed.isEmpty {
+                print("Failed files (\(status.failed.count)):")
+                for failure in status.failed { print("  \(Terminal.displayPath(failure.path)): \(failure.error)") }
+            }
+            return 0
+        }
+    }
+}
