@@ -36,7 +36,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KBCoreTests",
-            dependencies: ["KBCore"]
+            dependencies: ["KBCore"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "KBCLITests",

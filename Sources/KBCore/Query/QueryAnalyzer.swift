@@ -75,9 +75,10 @@ public enum QueryAnalyzer {
                              concepts: Array(concepts.prefix(64)))
     }
 
-    /// Splits a CJK run at stop words (什么, 如何 …), trims stop characters (的, 是 …) from the
-    /// ends of the pieces, and makes a concept of each piece. Stop characters inside a piece stay:
-    /// most of them are also parts of words (目的, 功能, 首都).
+    /// Splits a CJK run at stop words (什么, 如何 …), trims particles (的, 是, 吗 …) from the ends
+    /// of pieces longer than two characters, and makes a concept of each piece. Particles inside a
+    /// piece stay, and two-character pieces are kept whole: most particles are also parts of words
+    /// (目的, 但是, 现在).
     static func cjkConcepts(_ characters: [String]) -> [AnalyzedQuery.Concept] {
         var pieces: [[String]] = []
         var current: [String] = []
@@ -94,8 +95,9 @@ public enum QueryAnalyzer {
         if !current.isEmpty { pieces.append(current) }
         pieces = pieces.map { piece in
             var piece = piece[...]
-            while let first = piece.first, Stopwords.chineseCharacters.contains(first) { piece.removeFirst() }
-            while let last = piece.last, Stopwords.chineseCharacters.contains(last) { piece.removeLast() }
+            while piece.count > 2, let first = piece.first, Stopwords.chineseCharacters.contains(first) { piece.removeFirst() }
+            while piece.count > 2, let last = piece.last, Stopwords.chineseCharacters.contains(last) { piece.removeLast() }
+            if piece.count <= 2, piece.allSatisfy(Stopwords.chineseCharacters.contains) { return [] }
             return Array(piece)
         }.filter { !$0.isEmpty }
         if pieces.isEmpty {
@@ -129,9 +131,10 @@ enum Stopwords {
         "我们", "你们", "他们", "这个", "那个", "这些", "那些", "为什", "甚么", "怎麼", "什麼", "哪裡", "這個", "這些",
         "那麼", "是不", "有没", "没有", "吗？",
     ]
+    /// Particles and pronouns trimmed from the ends of CJK query pieces.
     static let chineseCharacters: Set<String> = [
-        "的", "了", "是", "在", "吗", "呢", "吧", "啊", "么", "和", "与", "及", "或", "也", "都", "就", "把", "被",
-        "将", "对", "请", "我", "你", "他", "她", "它", "着", "过", "嗎", "與", "對", "請", "麼", "呀", "哦", "嘛",
-        "之", "其", "这", "那", "這", "哪", "谁", "誰", "要", "会", "會", "能", "该", "該", "得", "地",
+        "的", "了", "是", "在", "吗", "呢", "吧", "啊", "么", "和", "与", "及", "或", "把", "被", "请", "我", "你",
+        "他", "她", "它", "们", "着", "过", "谁", "哪", "这", "那", "嗎", "麼", "呀", "哦", "嘛", "與", "請", "們",
+        "過", "誰", "這",
     ]
 }

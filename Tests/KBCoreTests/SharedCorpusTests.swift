@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+@testable import KBCore
+
+/// Ingests `../shared/data/docs` when it is present: every file is ingested or reported with a specific reason.
+@Suite struct SharedCorpusTests {
+    @Test(.enabled(if: Fixtures.shared != nil, "../shared/data/docs is not present"))
+    func everyFileIsIngestedOrReported() throws {
+        let docs = Fixtures.shared! + "/data/docs"
+        let folder = TemporaryFolder()
+        let kb = try KnowledgeBase(configuration: Configuration(databasePath: folder.path + "/kb.sqlite"), create: true)
+        let summary = try kb.ingest(paths: [docs])
+        let files = FileManager.default.enumerator(atPath: docs)!.compactMap { $0 as? String }
+            .filter { !(docs + "/" + $0).isDirectory }
+        let reported = Set(summary.failed.map(\.path) + summary.skipped.map(\.path))
+        #expect(summary.added + reported.count == files.count)
+        for failure in summary.failed { #expect(!failure.error.isEmpty) }
+        #expect(summary.failed.map { ($0.path as NSString).lastPathComponent } == ["binary_png_renamed.txt"])
+        for skip in summary.skipped where skip.path.hasSuffix(".pdf") || skip.path.hasSuffix(".docx") || skip.path.hasSuffix(".epub") {
+            #expect(skip.reason.hasPrefix("unsupported file type"))
+        }
+        // Known phrases from each family are searchable.
+        for (query, file) in [("Mozilla Foundation", "wikipedia_mozilla_source.html"), ("Sudan sanctions", "nytimes_source.html"),
+                              ("DeepMind", "qq_zh_source.html"), ("SNB22", "steel_datasheet_utf16.html"),
+                              ("维基大典", ""), ("維基大典", "zh_tw_big5.txt"), ("Doylestown", "utf16_bom.txt"),
+                              ("空调", "zh_utf8_gb50736_standard.txt"), ("Washington", "factbook.xml"),
+                              ("Kaffee", "fake_html_cp1252.html"), ("können", "umlauts_latin1.md")] where !file.isEmpty {
+            let top = try kb.search(query, limit: 3).results.map { ($0.path as NSString).lastPathComponent }
+            #expect(top.contains(file), "\(query) should find \(file), got \(top)")
+        }
+        #expect(try kb.consistencyProblems().isEmpty)
+    }
+}
+
+extension String {
+    var isDirectory: Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: self, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}

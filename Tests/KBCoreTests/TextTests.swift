@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import KBCore
+
+@Suite struct HashingTests {
+    @Test func sha256StandardVectors() {
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex(Data(repeating: 0x61, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+@Suite struct StemmerTests {
+    @Test(arguments: [
+        ("caresses", "caress"), ("ponies", "poni"), ("cats", "cat"), ("agreed", "agre"), ("plastered", "plaster"),
+        ("motoring", "motor"), ("hopping", "hop"), ("filing", "file"), ("happy", "happi"), ("relational", "relat"),
+        ("conditional", "condit"), ("hopeful", "hope"), ("goodness", "good"), ("adjustment", "adjust"),
+        ("ingest", "ingest"), ("ingesting", "ingest"), ("ingested", "ingest"), ("ingests", "ingest"),
+        ("generalizations", "gener"), ("controll", "control"), ("rate", "rate"), ("gb50736", "gb50736"),
+    ])
+    func porter(_ word: String, _ stem: String) {
+        #expect(PorterStemmer.stem(word) == stem)
+    }
+}
+
+@Suite struct AnalyzerTests {
+    @Test func chineseBecomesUnigramsAndBigrams() {
+        let columns = TextAnalyzer.indexColumns("北京是首都。Search engines rank")
+        #expect(columns.words == "search engin rank")
+        #expect(columns.unigrams == "北 京 是 首 都")
+        #expect(columns.bigrams == "北京 京是 是首 首都")
+    }
+
+    @Test func cjkRunsAreSeparatedInTheBigramColumn() {
+        let columns = TextAnalyzer.indexColumns("中文，英文")
+        #expect(columns.bigrams == "中文 \(TextAnalyzer.runSeparator) 英文")
+    }
+
+    @Test func foldsCaseDiacriticsAndWidth() {
+        let tokens = TextAnalyzer.tokenize("Crème ＫＢ Straße")
+        #expect(tokens.map(\.term) == ["creme", "kb", "strass"])
+    }
+
+    @Test func queryAnalysisDropsStopwordsAndSplitsChineseQuestions() throws {
+        let query = try QueryAnalyzer.analyze("  如何导入文件夹？ ")
+        #expect(query.normalized == "如何导入文件夹？")
+        #expect(query.language == "zh")
+        #expect(query.searchConcepts.map(\.surface) == ["导入文件夹"])
+        #expect(query.searchConcepts[0].terms == ["导入", "入文", "文件", "件夹"])
+        let english = try QueryAnalyzer.analyze("How do I ingest the folders?")
+        #expect(english.language == "en")
+        #expect(english.searchConcepts.map(\.terms) == [["ingest"], ["folder"]])
+    }
+
+    @Test func emptyQueryIsAnError() {
+        #expect(throws: KBError.self) { try QueryAnalyzer.analyze("   \n ") }
+    }
+
+    @Test func languageDetection() {
+        #expect(Script.detectLanguage("kb 的索引怎么用") == "zh")
+        #expect(Script.detectLanguage("How does kb index text?") == "en")
+        #expect(Script.detectLanguage("これは日本語です") == "ja")
+        #expect(Script.detectLanguage("1234") == "und")
+    }
+}
+
+@Suite struct SentenceTests {
+    @Test func splitsChineseAndLatinSentences() {
+        #expect(SentenceSplitter.split("第一句。第二句！第三句？“引号。”最后") == ["第一句。", "第二句！", "第三句？", "“引号。”", "最后"])
+        #expect(SentenceSplitter.split("Dr. Smith arrived. He said hi! Did he? Yes (e.g. twice).")
+                == ["Dr. Smith arrived.", "He said hi!", "Did he?", "Yes (e.g. twice)."])
+        #expect(SentenceSplitter.split("Pi is 3.14 here. J. R. R. Tolkien wrote it.") == ["Pi is 3.14 here.", "J. R. R. Tolkien wrote it."])
+        #expect(SentenceSplitter.split("分号也断句；然后继续") == ["分号也断句；", "然后继续"])
+    }
+
+    @Test func estimatesTokens() {
+        #expect(TokenEstimator.count("中文字") == 3)
+        #expect(TokenEstimator.count("two words.") == 3)
+        #expect(TokenEstimator.count("internationalization") == 4)
+    }
+}
