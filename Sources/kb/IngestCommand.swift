@@ -35,6 +35,7 @@ struct IngestCommand: AsyncParsableCommand {
                 limit = parsed
             }
             let configuration = try options.configuration(maxFileSize: limit)
+            _ = try KnowledgeBase.ingestRoots(paths, configuration: configuration)   // fail before creating a database
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
             let reporter = ProgressReporter(quiet: quiet)

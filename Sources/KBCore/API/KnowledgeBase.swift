@@ -22,6 +22,15 @@ public final class KnowledgeBase: Sendable {
     /// Ingests files and folders (the configured knowledge folders when `paths` is empty).
     public func ingest(paths: [String] = [], progress: @Sendable (IngestProgress) -> Void = { _ in },
                        isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
+        let roots = try Self.ingestRoots(paths, configuration: configuration)
+        let ingestor = Ingestor(store: store, chunker: StructuredChunker(options: configuration.chunking),
+                                maxFileSize: configuration.maxFileSize)
+        return try ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
+    }
+
+    /// Absolute, standardised ingest roots for `paths` (the configured knowledge folders when empty).
+    /// Throws ``KBError/Code/pathNotFound`` for a path that does not exist, before anything is written.
+    public static func ingestRoots(_ paths: [String], configuration: Configuration) throws(KBError) -> [String] {
         let cwd = FileManager.default.currentDirectoryPath
         let roots = (paths.isEmpty ? configuration.knowledgeFolders : paths).map { path -> String in
             let expanded = (path as NSString).expandingTildeInPath
@@ -30,9 +39,8 @@ public final class KnowledgeBase: Sendable {
             while standardized.count > 1 && standardized.hasSuffix("/") { standardized.removeLast() }
             return standardized
         }
-        let ingestor = Ingestor(store: store, chunker: StructuredChunker(options: configuration.chunking),
-                                maxFileSize: configuration.maxFileSize)
-        return try ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
+        for root in roots where !FileManager.default.fileExists(atPath: root) { throw KBError.pathNotFound(root) }
+        return roots
     }
 
     // MARK: Search
@@ -52,7 +60,7 @@ public final class KnowledgeBase: Sendable {
     static func hit(_ retrieved: RetrievedPassage, matcher: TermMatcher) -> SearchHit {
         let passage = retrieved.passage
         let snippet = SnippetBuilder.snippet(passage.text, matcher: matcher)
-        return SearchHit(rank: retrieved.rank, score: (retrieved.score * 1000).rounded() / 1000, path: passage.path,
+        return SearchHit(rank: retrieved.rank, score: retrieved.score, path: passage.path,
                          chunkID: String(passage.chunkID), documentID: passage.documentID, title: passage.title,
                          heading: passage.heading, startLine: passage.startLine, endLine: passage.endLine, page: passage.page,
                          text: passage.text, snippet: snippet.text, highlights: snippet.highlights,

@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+import KBCore
+
+/// Runs the real `kb` binary against temporary folders and databases.
+struct KBProcess {
+    static let binary: String = {
+        if let override = ProcessInfo.processInfo.environment["KB_BINARY"] { return override }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var folder = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The test runner sits in the build products folder (or inside an .xctest bundle there).
+        for _ in 0..<4 {
+            if FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("kb").path) { break }
+            folder = folder.deletingLastPathComponent()
+        }
+        return folder.appendingPathComponent("kb").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        func json() throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        }
+    }
+
+    /// Starts kb; the caller waits or signals.
+    static func start(_ arguments: [String], in directory: String) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var environment = ProcessInfo.processInfo.environment
+        environment["KB_DB"] = nil
+        environment["KB_CONFIG"] = nil
+        environment["NO_COLOR"] = "1"
+        environment["XDG_CONFIG_HOME"] = directory + "/.no-config"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return (process, out, err)
+    }
+
+    static func run(_ arguments: [String], in directory: String) throws -> Result {
+        let (process, out, err) = try start(arguments, in: directory)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+final class Workspace: @unchecked Sendable {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "kb-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path + "/docs", withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func write(_ relative: String, _ text: String) {
+        let full = path + "/" + relative
+        try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try! Data(text.utf8).write(to: URL(fileURLWithPath: full))
+    }
+    func kb(_ arguments: String...) throws -> KBProcess.Result { try KBProcess.run(arguments, in: path) }
+}
+
+@Suite(.serialized) struct CLITests {
+    @Test func ingestSearchAskStatusWithJSON() throws {
+        let ws = Workspace()
+        ws.write("docs/guide.md", "# Guide\n\n## Install\n\nRun the setup script to install kb on Debian.\n\n## 配置\n\n数据库位置可以用环境变量设置。\n")
+        ws.write("docs/broken.txt", "\u{0}\u{1}\u{2}\u{3}\u{0}\u{0}\u{0}\u{5}\u{0}\u{7}\u{0}\u{0}")
+
+        let ingest = try ws.kb("ingest", "docs", "--json")
+        #expect(ingest.status == 3, "partial failure exit status; stderr: \(ingest.stderr)")
+        let summary = try ingest.json()
+        #expect(summary["added"] as? Int == 1)
+        #expect(summary["updated"] as? Int == 0)
+        #expect(summary["removed"] as? Int == 0)
+        let failed = try #require(summary["failed"] as? [[String: Any]])
+        #expect(failed.count == 1)
+        #expect((failed.first?["path"] as? String)?.hasSuffix("docs/broken.txt") == true)
+        #expect(failed.first?["error"] as? String == "binary content (contains NUL bytes) under a text file extension")
+        #expect(FileManager.default.fileExists(atPath: ws.path + "/.kb/kb.sqlite"), "default database location")
+
+        let search = try ws.kb("search", "环境变量", "--json")
+        #expect(search.status == 0)
+        let results = try #require(try search.json()["results"] as? [[String: Any]])
+        let top = try #require(results.first)
+        #expect(top["rank"] as? Int == 1)
+        #expect(top["chunk_id"] is String)
+        #expect(top["heading"] as? String == "Guide > 配置")
+        #expect(top["start_line"] as? Int == 9)
+        #expect(top["end_line"] as? Int == 9)
+        #expect((top["path"] as? String)?.hasSuffix("docs/guide.md") == true)
+        #expect((top["score"] as? Double ?? 0) > 0)
+
+        let ask = try ws.kb("ask", "How do I install kb?", "--json")
+        #expect(ask.status == 0)
+        let answer = try ask.json()
+        #expect(answer["abstained"] as? Bool == false)
+        #expect((answer["answer"] as? String)?.contains("Run the setup script to install kb on Debian. [1]") == true)
+        let citation = try #require((answer["citations"] as? [[String: Any]])?.first)
+        #expect(citation["id"] as? Int == 1)
+        #expect(citation["start_line"] as? Int == 5)
+        #expect(citation["chunk_id"] is String)
+
+        let status = try ws.kb("status", "--json").json()
+        #expect(status["documents"] as? Int == 1)
+        #expect(status["chunks"] as? Int == 2)
+        #expect((status["database"] as? String)?.hasSuffix(".kb/kb.sqlite") == true)
+        #expect((status["failed"] as? [[String: Any]])?.count == 1)
+
+        // Plain output for people.
+        let human = try ws.kb("search", "install")
+        #expect(human.stdout.contains("1. docs/guide.md:5 · Guide > Install"))
+        let humanAsk = try ws.kb("ask", "How do I install kb?")
+        #expect(humanAsk.stdout.contains("Sources:\n  [1] docs/guide.md:5 · Guide > Install"))
+    }
+
+    @Test func abstainsWhenTheKnowledgeBaseDoesNotKnow() throws {
+        let ws = Workspace()
+        ws.write("docs/a.md", "# Cats\n\nCats sleep a lot during the day.\n")
+        _ = try ws.kb("ingest", "docs")
+        let ask = try ws.kb("ask", "--json", "What is the boiling point of mercury?")
+        #expect(ask.status == 0)
+        let answer = try ask.json()
+        #expect(answer["abstained"] as? Bool == true)
+        #expect((answer["citations"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func badInputGivesClearMessagesAndExitStatuses() throws {
+        let ws = Workspace()
+        let missing = try ws.kb("ingest", "no-such-folder")
+        #expect(missing.status == 66)
+        #expect(missing.stderr.contains("kb: error: \(ws.path)/no-such-folder: no such file or directory."))
+
+        let noDatabase = try ws.kb("search", "anything")
+        #expect(noDatabase.status == 66)
+        #expect(noDatabase.stderr.contains("No knowledge base at"))
+
+        ws.write("docs/a.md", "text")
+        _ = try ws.kb("ingest", "docs")
+        let empty = try ws.kb("search", "  ", "--json")
+        #expect(empty.status == 64)
+        #expect(empty.stderr.contains("The query is empty"))
+        let error = try #require(try empty.json()["error"] as? [String: String])
+        #expect(error["type"] == "invalid_argument")
+
+        ws.write("notes.txt", "not a database")
+        let notADatabase = try ws.kb("status", "--db", "notes.txt")
+        #expect(notADatabase.status == 65)
+        #expect(notADatabase.stderr.contains("is not a kb database"))
+        #expect(!notADatabase.stderr.contains("Fatal error"))
+    }
+
+    @Test func killedIngestLeavesAConsistentDatabaseAndResumes() throws {
+        let ws = Workspace()
+        for i in 0..<300 {
+            ws.write("docs/d\(i / 50)/file\(i).md", "# File \(i)\n\n" + String(repeating: "Paragraph text number \(i) with some words. ", count: 40) + "\n\n第\(i)号文件的中文内容。\n")
+        }
+        for signal in [SIGKILL, SIGINT] {
+            let (process, _, _) = try KBProcess.start(["ingest", "docs", "--quiet"], in: ws.path)
+            usleep(useconds_t(150_000 + Int.random(in: 0..<200_000)))
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            if signal == SIGINT && process.terminationReason == .exit {
+                #expect([0, 130].contains(process.terminationStatus))
+            }
+            let kb = try KnowledgeBase(configuration: Configuration(databasePath: ws.path + "/.kb/kb.sqlite"))
+            #expect(try kb.consistencyProblems().isEmpty)
+        }
+        let finish = try ws.kb("ingest", "docs", "--json")
+        #expect(finish.status == 0)
+        let summary = try finish.json()
+        #expect((summary["added"] as? Int ?? 0) + (summary["unchanged"] as? Int ?? 0) == 300)
+        #expect((summary["unchanged"] as? Int ?? 0) > 0, "files finished before the kill are not redone")
+        let kb = try KnowledgeBase(configuration: Configuration(databasePath: ws.path + "/.kb/kb.sqlite"))
+        #expect(try kb.consistencyProblems().isEmpty)
+        #expect(try kb.status().documents == 300)
+    }
+}
