@@ -25,6 +25,24 @@ import Testing
     }
 }
 
+@Suite struct StemmerRobustnessTests {
+    @Test func neverCrashesOnArbitraryWords() {
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        let letters = Array("aeiouybcdlstrnmgpwxz".utf8)
+        for _ in 0..<20_000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            var word: [UInt8] = []
+            var bits = state
+            for _ in 0..<(3 + Int(bits % 10)) { bits = bits &* 2862933555777941757 &+ 3037000493; word.append(letters[Int(bits >> 59) % letters.count]) }
+            let stem = PorterStemmer.stem(String(decoding: word, as: UTF8.self))
+            #expect(!stem.isEmpty)
+        }
+        for word in ["controlle", "rolle", "alle", "belle", "feeling", "sses", "ies", "eed", "ed", "ing", "yyy", "agreeable"] {
+            #expect(!PorterStemmer.stem(word).isEmpty)
+        }
+    }
+}
+
 @Suite struct AnalyzerTests {
     @Test func chineseBecomesUnigramsAndBigrams() {
         let columns = TextAnalyzer.indexColumns("北京是首都。Search engines rank")

@@ -164,6 +164,7 @@ public enum PorterStemmer {
                 let m = measure()
                 if m > 1 || (m == 1 && !cvc(k - 1)) { k -= 1; b.removeSubrange((k + 1)...) }
             }
+            j = k   // the measure is the same with or without the removed final e
             if b[k] == UInt8(ascii: "l") && doubleConsonant(k) && measure() > 1 { k -= 1; b.removeSubrange((k + 1)...) }
         }
     }
