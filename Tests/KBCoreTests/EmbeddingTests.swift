@@ -64,3 +64,69 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
         }
     }
 }
+
+@Suite struct E5Tests {
+    @Test(.enabled(if: Models.has("multilingual-e5-small") && Models.golden("golden_multilingual-e5-small-q4.json") != nil,
+                   "needs models/multilingual-e5-small (scripts/setup.sh) and ../shared/models/golden"))
+    func matchesGoldenTokensAndVectorsForBothPrefixes() throws {
+        let golden = Models.golden("golden_multilingual-e5-small-q4.json")!
+        let embedder = try EmbedderCatalog(modelsFolder: Models.folder).embedder(named: "multilingual-e5-small") as! LocalEmbedder
+        let sentences = golden["sentences"] as! [[String: Any]]
+        let texts = sentences.map { $0["text"] as! String }
+        for kind in EmbeddingKind.allCases {
+            let vectors = try embedder.embed(texts, kind: kind).vectors
+            for (i, sentence) in sentences.enumerated() {
+                #expect(embedder.tokenIDs(texts[i], kind: kind).map(Int.init) == sentence["token_ids_\(kind.rawValue)"] as! [Int],
+                        "\(kind) tokens of \(texts[i])")
+                let similarity = cosine(vectors[i], (sentence["embedding_\(kind.rawValue)"] as! [NSNumber]).map(\.doubleValue))
+                #expect(similarity >= 0.999, "\(kind) cosine \(similarity) for \(texts[i])")
+            }
+        }
+    }
+
+    @Test(.enabled(if: Models.has("multilingual-e5-small"), "needs models/multilingual-e5-small (scripts/setup.sh)"))
+    func crossLanguageRetrieval() throws {
+        let embedder = try EmbedderCatalog(modelsFolder: Models.folder).embedder(named: "multilingual-e5-small")
+        let chinese = try embedder.embed([
+            "北京是中华人民共和国的首都，也是全国的政治和文化中心。",
+            "猫喜欢在阳光下睡觉，一天可以睡十几个小时。",
+            "光合作用是植物利用光能把二氧化碳和水转化为葡萄糖的过程。",
+            "央行提高利率之后，股市大幅下跌。",
+        ], kind: .passage).vectors
+        let english = try embedder.embed([
+            "The stock market fell sharply after the central bank raised interest rates.",
+            "Photosynthesis converts light energy into chemical energy in plants.",
+            "Cats sleep for twelve to sixteen hours a day.",
+            "Beijing is the capital of the People's Republic of China.",
+        ], kind: .passage).vectors
+        func best(_ question: String, among passages: [[Float]]) throws -> Int {
+            let q = try embedder.embed([question], kind: .query).vectors[0]
+            let scores = passages.map { zip($0, q).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+            return scores.indices.max { scores[$0] < scores[$1] }!
+        }
+        // English questions find the Chinese passage that answers them …
+        #expect(try best("What is the capital of China?", among: chinese) == 0)
+        #expect(try best("How long do cats sleep?", among: chinese) == 1)
+        #expect(try best("How do plants turn light into energy?", among: chinese) == 2)
+        #expect(try best("Why did the stock market fall?", among: chinese) == 3)
+        // … and Chinese questions the English one.
+        #expect(try best("中国的首都是哪里？", among: english) == 3)
+        #expect(try best("猫一天睡多久？", among: english) == 2)
+        #expect(try best("植物如何把光能变成化学能？", among: english) == 1)
+        #expect(try best("股市为什么下跌？", among: english) == 0)
+    }
+
+    @Test func damagedModelFilesGiveSpecificErrors() throws {
+        let folder = TemporaryFolder()
+        let missing = expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "multilingual-e5-small") }
+        #expect(missing?.message.contains("does not exist. Run scripts/setup.sh") == true)
+        folder.write("multilingual-e5-small/e5-small-q4.bin", "E5S1garbage")
+        let truncated = expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "multilingual-e5-small") }
+        #expect(truncated?.message.contains("truncated") == true || truncated?.message.contains("version") == true)
+        folder.write("all-minilm-l6-v2/config.json", "{\"hidden_size\": 8}")
+        folder.write("all-minilm-l6-v2/model.safetensors", Data([1, 0, 0, 0, 0, 0, 0, 0, 0x7B]))
+        let bert = expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "all-minilm-l6-v2") }
+        #expect(bert?.message.contains("config.json has no integer `num_hidden_layers`") == true)
+        expectKBError(.invalidArgument) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "no-such-model") }
+    }
+}

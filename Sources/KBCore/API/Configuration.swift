@@ -16,6 +16,12 @@ public struct Configuration: Sendable, Equatable {
     public var askPassages: Int
     /// The config file that was read, if any.
     public var configFile: String?
+    /// The embedding model ingest embeds with and search prefers.
+    public var embeddingModel: String = EmbedderCatalog.defaultModel
+    /// Where the local models live (see ``EmbedderCatalog/locateModelsFolder(configured:environment:)``).
+    public var modelsFolder: String = EmbedderCatalog.locateModelsFolder(configured: nil)
+    /// An OpenAI-compatible embeddings endpoint, when configured.
+    public var embeddingEndpoint: EmbeddingEndpoint?
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -36,10 +42,12 @@ public struct Configuration: Sendable, Equatable {
         public var databasePath: String?
         public var configFile: String?
         public var maxFileSize: Int?
-        public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil) {
+        public var embeddingModel: String?
+        public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil, embeddingModel: String? = nil) {
             self.databasePath = databasePath
             self.configFile = configFile
             self.maxFileSize = maxFileSize
+            self.embeddingModel = embeddingModel
         }
     }
 
@@ -147,9 +155,22 @@ public struct Configuration: Sendable, Equatable {
         let searchLimit = try fileInt("search.limit") ?? 10
         let askPassages = try fileInt("ask.passages") ?? 5
 
-        return Configuration(databasePath: database, knowledgeFolders: folders, maxFileSize: maxFileSize,
-                             chunking: ChunkingOptions(maxTokens: maxTokens, overlapTokens: overlap),
-                             searchLimit: searchLimit, askPassages: askPassages, configFile: configPath)
+        var configuration = Configuration(databasePath: database, knowledgeFolders: folders, maxFileSize: maxFileSize,
+                                          chunking: ChunkingOptions(maxTokens: maxTokens, overlapTokens: overlap),
+                                          searchLimit: searchLimit, askPassages: askPassages, configFile: configPath)
+        let fileModel = try fileString("embeddings.model")
+        configuration.embeddingModel = overrides.embeddingModel ?? environment["KB_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? fileModel ?? EmbedderCatalog.defaultModel
+        let fileModels = try fileString("models_folder").map { absolute($0, relativeTo: fileBase) }
+        configuration.modelsFolder = EmbedderCatalog.locateModelsFolder(configured: fileModels, environment: environment)
+        let fileEndpoint = try fileString("embeddings.endpoint"), fileEndpointModel = try fileString("embeddings.endpoint_model")
+        let endpointURL = environment["KB_EMBEDDING_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? fileEndpoint
+        if let endpointURL {
+            let endpointModel = environment["KB_EMBEDDING_ENDPOINT_MODEL"] ?? fileEndpointModel ?? "default"
+            let key = environment["KB_EMBEDDING_API_KEY"] ?? environment["OPENAI_API_KEY"]
+            configuration.embeddingEndpoint = EmbeddingEndpoint(baseURL: endpointURL, model: endpointModel, apiKey: key)
+        }
+        return configuration
     }
 }
 

@@ -56,11 +56,20 @@ public struct IngestSummary: Sendable, Equatable, Codable {
     public var skipped: [IngestSkip] = []
     public var interrupted = false
     public var seconds = 0.0
+    /// The model chunks were embedded with (nil when embedding was off or unavailable).
+    public var embeddingModel: String?
+    /// Chunks embedded in this run.
+    public var embedded = 0
+    /// Chunks longer than the model's limit, embedded truncated.
+    public var embeddingTruncated = 0
+    /// Things the user should know that did not fail the run.
+    public var warnings: [String] = []
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case added, updated, unchanged, moved, removed, failed, skipped, interrupted, seconds
+        case added, updated, unchanged, moved, removed, failed, skipped, interrupted, seconds, embedded, warnings
+        case embeddingModel = "embedding_model", embeddingTruncated = "embedding_truncated"
         case chunksAdded = "chunks_added", chunksReused = "chunks_reused", chunksRemoved = "chunks_removed"
         case bytesRead = "bytes_read"
     }
@@ -68,7 +77,10 @@ public struct IngestSummary: Sendable, Equatable, Codable {
 
 /// Progress of an ingest, reported after each file.
 public struct IngestProgress: Sendable {
-    public enum Outcome: String, Sendable { case added, updated, unchanged, moved, failed, skipped }
+    public enum Outcome: String, Sendable { case added, updated, unchanged, moved, failed, skipped, embedded }
+    /// `files` while reading files, `embeddings` while embedding chunks (then counts are chunks).
+    public enum Phase: String, Sendable { case files, embeddings }
+    public var phase: Phase = .files
     /// Files handled so far and in total.
     public var done: Int
     public var total: Int

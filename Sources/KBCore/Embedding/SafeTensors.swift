@@ -113,7 +113,7 @@ enum BertFolderLoader {
         let weights = EncoderWeights(
             hidden: hidden, heads: heads, intermediate: intermediate, layerNormEps: eps, positionOffset: 0,
             maxPositions: maxPositions,
-            wordEmbeddings: try t("embeddings.word_embeddings.weight", [vocabulary, hidden]),
+            wordEmbeddings: .dense(try t("embeddings.word_embeddings.weight", [vocabulary, hidden])),
             positionEmbeddings: try t("embeddings.position_embeddings.weight", [maxPositions, hidden]),
             tokenTypeEmbedding: tokenTypes.map { Array($0.prefix(hidden)) } ?? [Float](repeating: 0, count: hidden),
             embeddingNormGamma: try t("embeddings.LayerNorm.weight", [hidden]),

@@ -1,5 +1,28 @@
 import Foundation
 
+/// The token-embedding matrix: fp32, or 4-bit rows dequantised as they are looked up.
+enum WordEmbeddingTable: Sendable {
+    case dense([Float])
+    case quantized(Q4Rows)
+
+    func rows(width: Int) -> Int {
+        switch self {
+        case .dense(let values): return values.count / width
+        case .quantized(let table): return table.rows
+        }
+    }
+
+    /// Writes row `index` to `out`.
+    func row(_ index: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .dense(let values):
+            values.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + index * width, count: width) }
+        case .quantized(let table):
+            table.row(index, into: out)
+        }
+    }
+}
+
 /// Weights of a BERT-style encoder (post-LayerNorm), fp32, matrices row-major as [out, in].
 struct EncoderWeights: Sendable {
     struct Layer: Sendable {
@@ -25,14 +48,14 @@ struct EncoderWeights: Sendable {
     /// First position id (0 for BERT; 2 for XLM-R-style models, whose positions start after the padding index).
     var positionOffset: Int
     var maxPositions: Int
-    var wordEmbeddings: [Float]       // [vocabulary, hidden]
+    var wordEmbeddings: WordEmbeddingTable
     var positionEmbeddings: [Float]   // [maxPositions, hidden]
     var tokenTypeEmbedding: [Float]   // [hidden], type 0
     var embeddingNormGamma: [Float]
     var embeddingNormBeta: [Float]
     var layers: [Layer]
 
-    var vocabularySize: Int { wordEmbeddings.count / hidden }
+    var vocabularySize: Int { wordEmbeddings.rows(width: hidden) }
 
     /// Checks every shape against the configuration; the message names the tensor.
     func validate(source: String) throws(KBError) {
@@ -53,8 +76,8 @@ struct EncoderWeights: Sendable {
             try check("layer \(i) output", layer.ffnOutputWeight, hidden * intermediate)
             try check("layer \(i) LayerNorm", layer.outputNormGamma, hidden)
         }
-        if wordEmbeddings.isEmpty || wordEmbeddings.count % hidden != 0 {
-            throw KBError(.model, "\(source): word embeddings have \(wordEmbeddings.count) values, not a multiple of \(hidden).")
+        if case .dense(let values) = wordEmbeddings, values.isEmpty || values.count % hidden != 0 {
+            throw KBError(.model, "\(source): word embeddings have \(values.count) values, not a multiple of \(hidden).")
         }
     }
 }
@@ -94,16 +117,15 @@ final class TransformerEncoder: Sendable {
         x.withUnsafeMutableBufferPointer { xb in
             let xp = xb.baseAddress!
             // Embeddings: word + position + token type 0, then LayerNorm.
-            w.wordEmbeddings.withUnsafeBufferPointer { words in
-                w.positionEmbeddings.withUnsafeBufferPointer { positions in
-                    for (s, sequence) in sequences.enumerated() {
-                        for t in 0..<lengths[s] {
-                            let row = xp + (starts[s] + t) * h
-                            let id = Int(sequence[t])
-                            let word = words.baseAddress! + (id < w.vocabularySize && id >= 0 ? id : 0) * h
-                            let position = positions.baseAddress! + (t + w.positionOffset) * h
-                            for i in 0..<h { row[i] = word[i] + position[i] + w.tokenTypeEmbedding[i] }
-                        }
+            let vocabulary = w.vocabularySize
+            w.positionEmbeddings.withUnsafeBufferPointer { positions in
+                for (s, sequence) in sequences.enumerated() {
+                    for t in 0..<lengths[s] {
+                        let row = xp + (starts[s] + t) * h
+                        let id = Int(sequence[t])
+                        w.wordEmbeddings.row(id >= 0 && id < vocabulary ? id : 0, width: h, into: row)
+                        let position = positions.baseAddress! + (t + w.positionOffset) * h
+                        for i in 0..<h { row[i] += position[i] + w.tokenTypeEmbedding[i] }
                     }
                 }
             }

@@ -12,12 +12,16 @@ public struct Ingestor: Sendable {
     let registry: LoaderRegistry
     let chunker: any Chunker
     let maxFileSize: Int
+    /// Embeds new chunks after the files are read; nil for keyword-only ingest.
+    let embedding: EmbeddingIndexer?
 
-    public init(store: any KnowledgeStore, registry: LoaderRegistry = .standard, chunker: any Chunker, maxFileSize: Int) {
+    public init(store: any KnowledgeStore, registry: LoaderRegistry = .standard, chunker: any Chunker, maxFileSize: Int,
+                embedding: EmbeddingIndexer? = nil) {
         self.store = store
         self.registry = registry
         self.chunker = chunker
         self.maxFileSize = maxFileSize
+        self.embedding = embedding
     }
 
     /// Ingests `paths` (absolute files or folders).
@@ -38,6 +42,16 @@ public struct Ingestor: Sendable {
         do {
             try run(paths: paths, runID: runID, started: started, summary: &summary, counts: &counts,
                     progress: progress, isCancelled: isCancelled)
+            if let embedding, !summary.interrupted {
+                summary.embeddingModel = embedding.embedder.model
+                let result = try embedding.run(started: started, progress: progress, isCancelled: isCancelled)
+                summary.embedded = result.embedded
+                summary.embeddingTruncated = result.truncated
+                summary.interrupted = result.interrupted
+                if result.truncated > 0 {
+                    summary.warnings.append("\(result.truncated) chunks were longer than \(embedding.embedder.model)'s limit of \(embedding.embedder.maxTokens) tokens and were embedded truncated.")
+                }
+            }
         } catch {
             try? store.finishIngestRun(id: runID, counts: counts, status: "failed")
             throw error
@@ -85,6 +99,7 @@ public struct Ingestor: Sendable {
             case .moved: counts.moved += 1
             case .failed: counts.failed += 1
             case .skipped: counts.skipped += 1
+            case .embedded: break
             }
             progress(IngestProgress(done: index + 1, total: walk.files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
                                     path: file.path, outcome: outcome.kind, detail: outcome.detail,

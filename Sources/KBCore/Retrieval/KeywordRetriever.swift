@@ -9,16 +9,23 @@ public struct KeywordRetriever: Retriever {
         self.store = store
     }
 
-    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
+    /// Chunk ids and BM25 scores, best first.
+    func rankedChunks(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [(chunkID: Int, score: Double)] {
         guard let expression = Self.matchExpression(query), limit > 0 else { return [] }
-        let hits = try index.keywordSearch(expression, limit: limit)
+        return try index.keywordSearch(expression, limit: limit)
+    }
+
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
+        let hits = try rankedChunks(query, limit: limit)
+        guard !hits.isEmpty else { return [] }
         let passages = try store.passages(ids: hits.map(\.chunkID))
         let matcher = TermMatcher(query)
         var scores: [Int: Double] = [:]
         for hit in hits { scores[hit.chunkID] = hit.score }
         return passages.enumerated().map { offset, passage in
             RetrievedPassage(passage: passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
-                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
+                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text),
+                             explanation: RetrievalExplanation(keywordRank: offset + 1, keywordScore: scores[passage.chunkID]))
         }
     }
 

@@ -7,6 +7,16 @@ public struct RetrievedPassage: Sendable, Equatable {
     public var score: Double
     /// Query terms the passage contains.
     public var matchedTerms: [String]
+    /// Ranks and scores on each side, for hybrid and vector retrieval.
+    public var explanation: RetrievalExplanation?
+
+    public init(passage: Passage, rank: Int, score: Double, matchedTerms: [String], explanation: RetrievalExplanation? = nil) {
+        self.passage = passage
+        self.rank = rank
+        self.score = score
+        self.matchedTerms = matchedTerms
+        self.explanation = explanation
+    }
 }
 
 /// Finds the passages that best match a query.

@@ -66,3 +66,41 @@ public protocol KeywordIndex: Sendable {
     /// Number of indexed chunks.
     func passageCount() throws(KBError) -> Int
 }
+
+/// A chunk waiting for its embedding.
+public struct PendingChunk: Sendable {
+    public var id: Int
+    public var heading: String
+    public var text: String
+    /// What is embedded: the heading path, then the text.
+    public var embeddingInput: String { heading.isEmpty ? text : heading + "\n" + text }
+}
+
+/// How many chunks a model has vectors for.
+public struct EmbeddingCoverage: Sendable, Equatable, Codable {
+    public var model: String
+    public var dimension: Int
+    public var vectors: Int
+}
+
+/// All of one model's vectors, loaded for search.
+public struct VectorSet: Sendable {
+    public var model: String
+    public var dimension: Int
+    /// Chunk id of each row.
+    public var ids: [Int]
+    /// Rows of `dimension` floats, contiguous.
+    public var values: [Float]
+}
+
+/// Stored embedding vectors, one per chunk and model.
+public protocol VectorStore: Sendable {
+    /// Chunks that have no vector for `model`, in id order, after `afterID`.
+    func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) throws(KBError) -> [PendingChunk]
+    /// Stores vectors (one transaction).
+    func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) throws(KBError)
+    /// Vector counts per model.
+    func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage]
+    /// Loads every vector of a model.
+    func loadVectors(model: String) throws(KBError) -> VectorSet
+}

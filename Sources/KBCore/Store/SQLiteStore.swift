@@ -1,7 +1,7 @@
 import Foundation
 
 /// The SQLite knowledge store: one database file in WAL mode, schema from `Schemas/sqlite`.
-public final class SQLiteStore: KnowledgeStore, KeywordIndex, @unchecked Sendable {
+public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unchecked Sendable {
     /// `PRAGMA application_id` of kb databases ("kb01").
     static let applicationID: Int32 = 0x6B62_3031
 
@@ -309,6 +309,68 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, @unchecked Sendabl
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
     }
 
+    // MARK: Embeddings
+
+    public func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) throws(KBError) -> [PendingChunk] {
+        try locked { () throws(KBError) in
+            try connection.query("""
+                SELECT c.id, c.heading, c.text FROM chunks c
+                WHERE c.id > ? AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.chunk_id = c.id AND e.model = ?)
+                ORDER BY c.id LIMIT ?
+                """, [afterID, model, limit]).map { PendingChunk(id: $0.int(0), heading: $0.string(1), text: $0.string(2)) }
+        }
+    }
+
+    public func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) throws(KBError) {
+        guard let dimension = vectors.first?.vector.count else { return }
+        try locked { () throws(KBError) in
+            if let stored = try connection.query("SELECT dimension FROM embeddings WHERE model = ? LIMIT 1", [model]).first?.int(0),
+               stored != dimension {
+                throw KBError(.model, "The database holds \(stored)-dimensional vectors for \(model), but the model now gives \(dimension). Use another model name, or remove the old vectors.")
+            }
+            let now = Date().timeIntervalSince1970
+            try connection.transaction { () throws(KBError) in
+                for (chunkID, vector) in vectors {
+                    // Chunks deleted since they were read (a concurrent re-ingest) are skipped.
+                    let data = vector.withUnsafeBufferPointer { Data(buffer: $0) }
+                    try connection.query("""
+                        INSERT INTO embeddings (chunk_id, model, dimension, vector, created_at)
+                        SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?)
+                        ON CONFLICT (chunk_id, model) DO UPDATE SET vector = excluded.vector, dimension = excluded.dimension,
+                            created_at = excluded.created_at
+                        """, [chunkID, model, vector.count, data, now, chunkID])
+                }
+            }
+        }
+    }
+
+    public func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage] {
+        try locked { () throws(KBError) in
+            try connection.query("SELECT model, max(dimension), count(*) FROM embeddings GROUP BY model ORDER BY model").map {
+                EmbeddingCoverage(model: $0.string(0), dimension: $0.int(1), vectors: $0.int(2))
+            }
+        }
+    }
+
+    public func loadVectors(model: String) throws(KBError) -> VectorSet {
+        try locked { () throws(KBError) in
+            var ids: [Int] = []
+            var values: [Float] = []
+            var dimension = 0
+            try connection.forEachRow("SELECT chunk_id, dimension, vector FROM embeddings WHERE model = ? ORDER BY chunk_id", [model]) { row throws(KBError) in
+                guard case .blob(let blob) = row[2] else { return }
+                let rowDimension = row.int(1)
+                if dimension == 0 { dimension = rowDimension; values.reserveCapacity(dimension * 1024) }
+                guard rowDimension == dimension, blob.count == dimension * 4 else {
+                    throw KBError(.databaseCorrupt, "The vector of chunk \(row.int(0)) for \(model) has \(blob.count) bytes, expected \(dimension * 4). Run `kb ingest` to re-embed it after removing it.")
+                }
+                ids.append(row.int(0))
+                blob.withUnsafeBytes { raw in values.append(contentsOf: raw.bindMemory(to: Float.self)) }
+            }
+            return VectorSet(model: model, dimension: dimension, ids: ids, values: values)
+        }
+    }
+
     // MARK: Consistency
 
     /// Checks the invariants an interrupted ingest must never break; returns the problems found (empty when sound).
@@ -332,6 +394,10 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, @unchecked Sendabl
                 SELECT count(*) FROM (SELECT document_id, ordinal FROM chunks GROUP BY document_id, ordinal HAVING count(*) > 1)
                 """).int ?? 0
             if duplicates > 0 { problems.append("\(duplicates) duplicated chunk positions") }
+            let strayVectors = try connection.scalar("SELECT count(*) FROM embeddings WHERE chunk_id NOT IN (SELECT id FROM chunks)").int ?? 0
+            if strayVectors > 0 { problems.append("\(strayVectors) vectors without a chunk") }
+            let badVectors = try connection.scalar("SELECT count(*) FROM embeddings WHERE length(vector) != 4 * dimension").int ?? 0
+            if badVectors > 0 { problems.append("\(badVectors) vectors whose length disagrees with their dimension") }
             do { try connection.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')") } catch {
                 problems.append("keyword index integrity check: \((error as? KBError)?.message ?? "\(error)")")
             }

@@ -1,0 +1,133 @@
+import Foundation
+
+/// How a passage ranked on each side of a search: the explanation `--explain` shows.
+public struct RetrievalExplanation: Sendable, Equatable, Codable {
+    public var keywordRank: Int?
+    public var keywordScore: Double?
+    public var vectorRank: Int?
+    public var vectorScore: Double?
+    public var fusedScore: Double?
+    enum CodingKeys: String, CodingKey {
+        case keywordRank = "keyword_rank", keywordScore = "keyword_score", vectorRank = "vector_rank"
+        case vectorScore = "vector_score", fusedScore = "fused_score"
+    }
+}
+
+/// Semantic retrieval: the query's embedding against the stored vectors.
+public struct VectorRetriever: Retriever {
+    public let mode = "vector"
+    let embedder: any Embedder
+    let index: any VectorIndex
+    let store: any KnowledgeStore
+
+    public init(embedder: any Embedder, index: any VectorIndex, store: any KnowledgeStore) {
+        self.embedder = embedder
+        self.index = index
+        self.store = store
+    }
+
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
+        let ranked = try rank(query, limit: limit)
+        let passages = try store.passages(ids: ranked.map(\.chunkID))
+        let matcher = TermMatcher(query)
+        let scores = Dictionary(ranked.map { ($0.chunkID, Double($0.score)) }, uniquingKeysWith: { a, _ in a })
+        return passages.enumerated().map { offset, passage in
+            var retrieved = RetrievedPassage(passage: passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
+                                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
+            retrieved.explanation = RetrievalExplanation(vectorRank: offset + 1, vectorScore: scores[passage.chunkID])
+            return retrieved
+        }
+    }
+
+    func rank(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [(chunkID: Int, score: Float)] {
+        let vector = try embedder.embed([query.normalized], kind: .query).vectors[0]
+        guard vector.count == index.dimension else {
+            throw KBError(.model, "The query vector has \(vector.count) dimensions but the stored \(index.model) vectors have \(index.dimension). Re-ingest with the same model.")
+        }
+        return index.nearest(vector, limit: limit)
+    }
+}
+
+/// Hybrid retrieval: keyword (BM25) and vector lists fused with weighted reciprocal-rank fusion,
+/// score = Σ wᵢ / (k + rankᵢ), k = 60.
+///
+/// It notices a blind side instead of letting it drag the ranking: with no keyword hits, or a
+/// query in a script the keyword analysis cannot segment (Thai, Lao, Khmer, Myanmar …), the
+/// ranking is the vector list alone; when the best keyword hit matches under a third of the
+/// query's weighted terms, the keyword list counts half.
+public struct HybridRetriever: Retriever {
+    public let mode = "hybrid"
+    let keyword: KeywordRetriever
+    let vector: VectorRetriever
+    let termWeights: @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double]
+    /// The RRF constant.
+    public var k: Double = 60
+    /// Candidates taken from each side, at least.
+    public var depth = 50
+
+    init(keyword: KeywordRetriever, vector: VectorRetriever,
+         termWeights: @escaping @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double]) {
+        self.keyword = keyword
+        self.vector = vector
+        self.termWeights = termWeights
+    }
+
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
+        let depth = max(self.depth, limit)
+        let keywordHits = try keyword.rankedChunks(query, limit: depth)
+        let vectorHits = try vector.rank(query, limit: depth)
+        let keywordWeight = try self.keywordWeight(query, hits: keywordHits)
+
+        var fused: [Int: Double] = [:]
+        var explanations: [Int: RetrievalExplanation] = [:]
+        for (offset, hit) in keywordHits.enumerated() {
+            fused[hit.chunkID, default: 0] += keywordWeight / (k + Double(offset + 1))
+            explanations[hit.chunkID, default: RetrievalExplanation()].keywordRank = offset + 1
+            explanations[hit.chunkID, default: RetrievalExplanation()].keywordScore = hit.score
+        }
+        for (offset, hit) in vectorHits.enumerated() {
+            fused[hit.chunkID, default: 0] += 1 / (k + Double(offset + 1))
+            explanations[hit.chunkID, default: RetrievalExplanation()].vectorRank = offset + 1
+            explanations[hit.chunkID, default: RetrievalExplanation()].vectorScore = Double(hit.score)
+        }
+        if keywordWeight == 0 {
+            // A blind keyword side contributes nothing, not even ties.
+            for id in Array(fused.keys) where explanations[id]?.vectorRank == nil { fused[id] = nil }
+        }
+        let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
+        let passages = try keyword.store.passages(ids: ranked.map(\.key))
+        let matcher = TermMatcher(query)
+        return passages.enumerated().map { offset, passage in
+            var explanation = explanations[passage.chunkID] ?? RetrievalExplanation()
+            explanation.fusedScore = fused[passage.chunkID]
+            var retrieved = RetrievedPassage(passage: passage, rank: offset + 1, score: fused[passage.chunkID] ?? 0,
+                                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
+            retrieved.explanation = explanation
+            return retrieved
+        }
+    }
+
+    /// 1 normally; 0 when the keyword side is blind; 0.5 when its best hit matches little of the query.
+    func keywordWeight(_ query: AnalyzedQuery, hits: [(chunkID: Int, score: Double)]) throws(KBError) -> Double {
+        if hits.isEmpty || Self.keywordBlindScript(query.normalized) { return 0 }
+        let weights = try termWeights(query)
+        let total = weights.values.reduce(0, +)
+        guard total > 0, let best = try keyword.store.passages(ids: [hits[0].chunkID]).first else { return 1 }
+        let matched = Set(TermMatcher(query).matchedTerms(in: best.heading + "\n" + best.text))
+        let covered = weights.filter { matched.contains($0.key) }.values.reduce(0, +)
+        return covered / total < 1.0 / 3 ? 0.5 : 1
+    }
+
+    /// Scripts written without spaces that kb's keyword analysis does not segment.
+    static func keywordBlindScript(_ text: String) -> Bool {
+        var blind = 0, letters = 0
+        for scalar in text.unicodeScalars where scalar.properties.isAlphabetic {
+            letters += 1
+            switch scalar.value {
+            case 0x0E00...0x0EFF, 0x1780...0x17FF, 0x1000...0x109F, 0x0F00...0x0FFF: blind += 1   // Thai, Lao, Khmer, Myanmar, Tibetan
+            default: break
+            }
+        }
+        return letters > 0 && blind * 2 >= letters
+    }
+}
