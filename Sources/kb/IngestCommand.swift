@@ -25,6 +25,9 @@ struct IngestCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the summary.")
     var quiet = false
 
+    @Flag(name: .long, help: "Do not compute embeddings (keyword search only until the next ingest that embeds).")
+    var noEmbed = false
+
     func run() async throws {
         try await reportingErrors(options) {
             var limit: Int?
@@ -39,7 +42,8 @@ struct IngestCommand: AsyncParsableCommand {
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
             let reporter = ProgressReporter(quiet: quiet)
-            let summary = try kb.ingest(paths: paths, progress: { reporter.report($0) }, isCancelled: { Interrupts.requested })
+            let summary = try kb.ingest(paths: paths, embed: !noEmbed, progress: { reporter.report($0) },
+                                        isCancelled: { Interrupts.requested })
             reporter.finish()
             if options.json {
                 JSONOutput.print(summary)
@@ -60,6 +64,10 @@ struct IngestCommand: AsyncParsableCommand {
             + " in \(String(format: "%.1f", s.seconds)) s: \(s.added) added, \(s.updated) updated, \(s.unchanged) unchanged, "
             + "\(s.moved) moved, \(s.removed) removed; \(s.skipped.count) skipped, \(s.failed.count) failed. "
             + "Chunks: \(s.chunksAdded) new, \(s.chunksReused) kept, \(s.chunksRemoved) removed.")
+        if let model = s.embeddingModel {
+            lines.append("Embedded \(s.embedded) chunks with \(model)" + (s.embeddingTruncated > 0 ? " (\(s.embeddingTruncated) truncated at the model's limit)." : "."))
+        }
+        for warning in s.warnings { lines.append("warning: \(warning)") }
         if s.interrupted { lines.append("Run `kb ingest` again to continue where it stopped.") }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
@@ -71,6 +79,7 @@ final class ProgressReporter: @unchecked Sendable {
     private let lock = NSLock()
     private var lastDraw = 0.0
     private var drewBar = false
+    private var lastEmbeddingStep = -1
 
     init(quiet: Bool) { self.quiet = quiet }
 
@@ -81,6 +90,12 @@ final class ProgressReporter: @unchecked Sendable {
             guard progress.elapsed - lastDraw >= 0.1 || progress.done == progress.total else { return }
             lastDraw = progress.elapsed
             drawBar(progress)
+        } else if progress.phase == .embeddings {
+            let step = max(1, progress.total / 10)
+            if progress.done / step != lastEmbeddingStep || progress.done == progress.total {
+                lastEmbeddingStep = progress.done / step
+                FileHandle.standardError.write(Data("embedded \(progress.done)/\(progress.total) chunks with \(progress.path)\n".utf8))
+            }
         } else if progress.outcome != .unchanged {
             let detail = progress.detail.map { " (\($0))" } ?? ""
             let line = "\(progress.outcome.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))\(Terminal.displayPath(progress.path))\(detail)\n"
@@ -89,14 +104,16 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     private func drawBar(_ p: IngestProgress) {
-        let fraction = p.bytesTotal > 0 ? Double(p.bytesDone) / Double(p.bytesTotal) : Double(p.done) / Double(max(1, p.total))
+        let fraction = min(1, p.bytesTotal > 0 ? Double(p.bytesDone) / Double(p.bytesTotal) : Double(p.done) / Double(max(1, p.total)))
         let barWidth = 24
         let filled = Int(fraction * Double(barWidth))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: barWidth - filled)
         let rate = p.elapsed > 0 ? Double(p.bytesDone) / p.elapsed : 0
         let remaining = rate > 0 ? Double(p.bytesTotal - p.bytesDone) / rate : 0
         let eta = String(format: "%d:%02d", Int(remaining) / 60, Int(remaining) % 60)
-        var line = "\(bar) \(p.done)/\(p.total) files · \(ByteCount.format(Int(rate)))/s · ETA \(eta) · \(Terminal.displayPath(p.path))"
+        var line = p.phase == .embeddings
+            ? "\(bar) \(p.done)/\(p.total) chunks embedded · \(String(format: "%.1f", rate))/s · ETA \(eta) · \(p.path)"
+            : "\(bar) \(p.done)/\(p.total) files · \(ByteCount.format(Int(rate)))/s · ETA \(eta) · \(Terminal.displayPath(p.path))"
         let width = Terminal.width - 1
         if line.count > width { line = String(line.prefix(width)) }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))

@@ -15,7 +15,8 @@ struct KB: AsyncParsableCommand {
             78 bad configuration; 130 interrupted.
             """,
         version: "0.1.0",
-        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, StatusCommand.self]
+        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, StatusCommand.self, EmbedCommand.self,
+                      ModelsCommand.self, EvalCommand.self]
     )
 }
 
@@ -27,11 +28,15 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The config file (default: $KB_CONFIG, then the nearest .kb/config.toml, then ~/.config/kb/config.toml).", valueName: "path"))
     var config: String?
 
+    @Option(name: .long, help: ArgumentHelp("The embedding model (default: $KB_MODEL, then embeddings.model in the config file, then multilingual-e5-small). `kb models` lists them.", valueName: "name"))
+    var model: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
     var json = false
 
     func configuration(maxFileSize: Int? = nil) throws(KBError) -> Configuration {
-        try Configuration.resolve(Configuration.Overrides(databasePath: db, configFile: config, maxFileSize: maxFileSize))
+        try Configuration.resolve(Configuration.Overrides(databasePath: db, configFile: config, maxFileSize: maxFileSize,
+                                                          embeddingModel: model))
     }
 }
 

@@ -17,11 +17,17 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(name: [.customShort("k"), .long], help: "Number of results (default 10, or search.limit in the config file).")
     var limit: Int?
 
+    @Option(name: .long, help: "keyword, vector or hybrid (default: hybrid once vectors exist, else keyword).")
+    var mode: SearchMode?
+
+    @Flag(name: .long, help: "Show each hit's rank and score on the keyword and vector sides and the fused score.")
+    var explain = false
+
     func run() async throws {
         try await reportingErrors(options) {
             if let limit, limit < 1 { throw KBError(.invalidArgument, "--limit must be at least 1.") }
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            let response = try kb.search(query.joined(separator: " "), limit: limit)
+            let response = try kb.search(query.joined(separator: " "), limit: limit, mode: mode)
             if options.json {
                 JSONOutput.print(response)
                 return 0
@@ -34,7 +40,17 @@ struct SearchCommand: AsyncParsableCommand {
                 let heading = hit.heading.isEmpty ? "" : " · " + hit.heading
                 print("\(Terminal.bold("\(hit.rank).")) \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))\(heading)  \(Terminal.dim(String(format: "score %.2f", hit.score)))")
                 print("   " + Terminal.highlight(hit.snippet, hit.highlights))
+                if explain, let e = hit.explanation {
+                    func side(_ rank: Int?, _ score: Double?, _ format: String) -> String {
+                        guard let rank, let score else { return "—" }
+                        return "#\(rank) (\(String(format: format, score)))"
+                    }
+                    let fused = e.fusedScore.map { String(format: " · fused %.4f", $0) } ?? ""
+                    let terms = hit.matchedTerms.isEmpty ? "" : " · matched: " + hit.matchedTerms.joined(separator: ", ")
+                    print("   " + Terminal.dim("keyword \(side(e.keywordRank, e.keywordScore, "%.2f")) · vector \(side(e.vectorRank, e.vectorScore, "%.3f"))\(fused)\(terms)"))
+                }
             }
+            if explain { print(Terminal.dim("mode: \(response.mode)")) }
             return 0
         }
     }
@@ -55,12 +71,15 @@ struct AskCommand: AsyncParsableCommand {
     @Option(name: [.customShort("k"), .long], help: "Passages to retrieve (default 5, or ask.passages in the config file).")
     var passages: Int?
 
+    @Option(name: .long, help: "Retrieval: keyword, vector or hybrid (default: hybrid once vectors exist).")
+    var mode: SearchMode?
+
     func run() async throws {
         try await reportingErrors(options) {
             if let passages, passages < 1 { throw KBError(.invalidArgument, "-k must be at least 1.") }
             let kb = try KnowledgeBase(configuration: try options.configuration())
             let json = options.json
-            let answer = try await kb.ask(question.joined(separator: " "), passages: passages) { text in
+            let answer = try await kb.ask(question.joined(separator: " "), passages: passages, mode: mode) { text in
                 if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
             }
             if json {
@@ -123,3 +142,5 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension SearchMode: ExpressibleByArgument {}

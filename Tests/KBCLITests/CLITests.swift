@@ -76,7 +76,7 @@ final class Workspace: @unchecked Sendable {
         ws.write("docs/guide.md", "# Guide\n\n## Install\n\nRun the setup script to install kb on Debian.\n\n## 配置\n\n数据库位置可以用环境变量设置。\n")
         ws.write("docs/broken.txt", "\u{0}\u{1}\u{2}\u{3}\u{0}\u{0}\u{0}\u{5}\u{0}\u{7}\u{0}\u{0}")
 
-        let ingest = try ws.kb("ingest", "docs", "--json")
+        let ingest = try ws.kb("ingest", "docs", "--json", "--no-embed")
         #expect(ingest.status == 3, "partial failure exit status; stderr: \(ingest.stderr)")
         let summary = try ingest.json()
         #expect(summary["added"] as? Int == 1)
@@ -126,7 +126,7 @@ final class Workspace: @unchecked Sendable {
     @Test func abstainsWhenTheKnowledgeBaseDoesNotKnow() throws {
         let ws = Workspace()
         ws.write("docs/a.md", "# Cats\n\nCats sleep a lot during the day.\n")
-        _ = try ws.kb("ingest", "docs")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
         let ask = try ws.kb("ask", "--json", "What is the boiling point of mercury?")
         #expect(ask.status == 0)
         let answer = try ask.json()
@@ -145,7 +145,7 @@ final class Workspace: @unchecked Sendable {
         #expect(noDatabase.stderr.contains("No knowledge base at"))
 
         ws.write("docs/a.md", "text")
-        _ = try ws.kb("ingest", "docs")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
         let empty = try ws.kb("search", "  ", "--json")
         #expect(empty.status == 64)
         #expect(empty.stderr.contains("The query is empty"))
@@ -165,7 +165,7 @@ final class Workspace: @unchecked Sendable {
             ws.write("docs/d\(i / 50)/file\(i).md", "# File \(i)\n\n" + String(repeating: "Paragraph text number \(i) with some words. ", count: 40) + "\n\n第\(i)号文件的中文内容。\n")
         }
         for signal in [SIGKILL, SIGINT] {
-            let (process, _, _) = try KBProcess.start(["ingest", "docs", "--quiet"], in: ws.path)
+            let (process, _, _) = try KBProcess.start(["ingest", "docs", "--quiet", "--no-embed"], in: ws.path)
             usleep(useconds_t(150_000 + Int.random(in: 0..<200_000)))
             kill(process.processIdentifier, signal)
             process.waitUntilExit()
@@ -175,7 +175,7 @@ final class Workspace: @unchecked Sendable {
             let kb = try KnowledgeBase(configuration: Configuration(databasePath: ws.path + "/.kb/kb.sqlite"))
             #expect(try kb.consistencyProblems().isEmpty)
         }
-        let finish = try ws.kb("ingest", "docs", "--json")
+        let finish = try ws.kb("ingest", "docs", "--json", "--no-embed")
         #expect(finish.status == 0)
         let summary = try finish.json()
         #expect((summary["added"] as? Int ?? 0) + (summary["unchanged"] as? Int ?? 0) == 300)

@@ -12,26 +12,26 @@ import Testing
         folder.write("docs/image.png", Data([0x89, 0x50, 0x4E, 0x47]))
         let kb = try folder.knowledgeBase()
 
-        let first = try kb.ingest()
+        let first = try kb.ingest(embed: false)
         #expect(first.added == 3)
         #expect(first.failed.isEmpty)
         #expect(first.skipped.map { ($0.path as NSString).lastPathComponent } == ["image.png"])
         #expect(try kb.status().documents == 3)
 
         // Unchanged: nothing is read.
-        let second = try kb.ingest()
+        let second = try kb.ingest(embed: false)
         #expect(second.unchanged == 3 && second.added == 0 && second.updated == 0)
         #expect(second.bytesRead == 0)
 
         // Touched but identical: read, hashed, not re-chunked.
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: folder.path + "/docs/b.txt")
-        let touched = try kb.ingest()
+        let touched = try kb.ingest(embed: false)
         #expect(touched.unchanged == 3 && touched.updated == 0)
 
         // Changed: the unchanged chunk keeps its id.
         let beforeIDs = try kb.search("apples").results.map(\.chunkID)
         folder.write("docs/a.md", "# A\n\nFirst section about apples.\n\n# B\n\nSecond section about blueberries.\n")
-        let changed = try kb.ingest()
+        let changed = try kb.ingest(embed: false)
         #expect(changed.updated == 1)
         #expect(changed.chunksReused == 1 && changed.chunksAdded == 1 && changed.chunksRemoved == 1)
         #expect(try kb.search("apples").results.map(\.chunkID) == beforeIDs)
@@ -41,7 +41,7 @@ import Testing
         // Moved: recognised by hash, chunk ids kept.
         let cherryIDs = try kb.search("cherries").results.map(\.chunkID)
         folder.move("docs/b.txt", "docs/sub/moved.txt")
-        let moved = try kb.ingest()
+        let moved = try kb.ingest(embed: false)
         #expect(moved.moved == 1 && moved.added == 0 && moved.removed == 0)
         let afterMove = try kb.search("cherries").results
         #expect(afterMove.map(\.chunkID) == cherryIDs)
@@ -49,7 +49,7 @@ import Testing
 
         // Deleted.
         folder.remove("docs/sub/c.html")
-        let deleted = try kb.ingest()
+        let deleted = try kb.ingest(embed: false)
         #expect(deleted.removed == 1)
         #expect(try kb.search("dates").results.isEmpty)
         #expect(try kb.status().documents == 2)
@@ -67,7 +67,7 @@ import Testing
         defer { chmod(folder.path + "/docs/locked.txt", 0o644) }
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: folder.path + "/kb.sqlite",
                                                                 knowledgeFolders: [folder.path + "/docs"], maxFileSize: 1000), create: true)
-        let summary = try kb.ingest()
+        let summary = try kb.ingest(embed: false)
         #expect(summary.added == (getuid() == 0 ? 2 : 1))
         let reasons = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
         #expect(reasons["picture.txt"] == "binary content (PNG image) under a text file extension")
@@ -79,7 +79,7 @@ import Testing
 
         // Fixing a file clears its failure.
         folder.write("docs/big.txt", "small now")
-        let again = try kb.ingest()
+        let again = try kb.ingest(embed: false)
         #expect(again.added == 1)
         #expect(try kb.status().failed.count == summary.failed.count - 1)
     }
@@ -95,13 +95,13 @@ import Testing
         for i in 0..<30 { folder.write("docs/file\(String(format: "%02d", i)).md", "# Doc \(i)\n\nUnique word token\(i) appears here.\n") }
         let kb = try folder.knowledgeBase()
         let counter = Counter()
-        let partial = try kb.ingest(progress: { _ in counter.increment() }, isCancelled: { counter.value >= 10 })
+        let partial = try kb.ingest(embed: false, progress: { _ in counter.increment() }, isCancelled: { counter.value >= 10 })
         #expect(partial.interrupted)
         #expect(partial.added == 10)
         #expect(try kb.consistencyProblems().isEmpty)
         #expect(try kb.status().lastIngest?.status == "interrupted")
 
-        let resumed = try kb.ingest()
+        let resumed = try kb.ingest(embed: false)
         #expect(resumed.added == 20)
         #expect(resumed.unchanged == 10)
         #expect(try kb.status().documents == 30)
@@ -114,7 +114,7 @@ import Testing
         let kb = try folder.knowledgeBase()
         let lock = try IngestLock(path: folder.path + "/.kb/kb.sqlite.lock")
         defer { withExtendedLifetime(lock) {} }
-        expectKBError(.ingestInProgress) { try kb.ingest() }
+        expectKBError(.ingestInProgress) { try kb.ingest(embed: false) }
     }
 }
 

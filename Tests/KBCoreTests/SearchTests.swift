@@ -11,7 +11,7 @@ import Testing
         folder.write("docs/english.md", "# Search\n\nThe keyword index ranks passages with BM25 and stems English words.\n")
         folder.write("docs/noise.md", "# 杂项\n\n" + String(repeating: "中心城市的发展很重要。", count: 5) + "\n")
         let kb = try folder.knowledgeBase()
-        _ = try kb.ingest()
+        _ = try kb.ingest(embed: false)
         return (folder, kb)
     }
 
@@ -75,7 +75,7 @@ import Testing
             Use kb search to find passages by keyword.
             """)
         let kb = try folder.knowledgeBase()
-        _ = try kb.ingest()
+        _ = try kb.ingest(embed: false)
         let answer = try await kb.ask("How do I ingest a folder?")
         #expect(!answer.abstained)
         #expect(answer.answer.hasPrefix("To ingest a folder, run kb ingest with the folder path. [1]"))
@@ -91,7 +91,7 @@ import Testing
         let folder = TemporaryFolder()
         folder.write("docs/zh.md", "# 导入\n\n要导入一个文件夹，运行 kb ingest 路径。隐藏文件会被跳过。\n\n# 搜索\n\n搜索使用 BM25 排序。\n")
         let kb = try folder.knowledgeBase()
-        _ = try kb.ingest()
+        _ = try kb.ingest(embed: false)
         let answer = try await kb.ask("怎么导入文件夹？")
         #expect(!answer.abstained)
         #expect(answer.answer.hasPrefix("要导入一个文件夹，运行 kb ingest 路径。[1]"))

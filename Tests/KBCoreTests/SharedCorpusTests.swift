@@ -9,7 +9,7 @@ import Testing
         let docs = Fixtures.shared! + "/data/docs"
         let folder = TemporaryFolder()
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: folder.path + "/kb.sqlite"), create: true)
-        let summary = try kb.ingest(paths: [docs])
+        let summary = try kb.ingest(paths: [docs], embed: false)
         let files = FileManager.default.enumerator(atPath: docs)!.compactMap { $0 as? String }
             .filter { !(docs + "/" + $0).isDirectory }
         let reported = Set(summary.failed.map(\.path) + summary.skipped.map(\.path))

@@ -22,6 +22,8 @@ public struct Configuration: Sendable, Equatable {
     public var modelsFolder: String = EmbedderCatalog.locateModelsFolder(configured: nil)
     /// An OpenAI-compatible embeddings endpoint, when configured.
     public var embeddingEndpoint: EmbeddingEndpoint?
+    /// Chunks per embedding call and per vector-saving transaction.
+    public var embeddingBatch: Int = 128
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -161,6 +163,7 @@ public struct Configuration: Sendable, Equatable {
         let fileModel = try fileString("embeddings.model")
         configuration.embeddingModel = overrides.embeddingModel ?? environment["KB_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? fileModel ?? EmbedderCatalog.defaultModel
+        if let batch = try fileInt("embeddings.batch") { configuration.embeddingBatch = max(1, batch) }
         let fileModels = try fileString("models_folder").map { absolute($0, relativeTo: fileBase) }
         configuration.modelsFolder = EmbedderCatalog.locateModelsFolder(configured: fileModels, environment: environment)
         let fileEndpoint = try fileString("embeddings.endpoint"), fileEndpointModel = try fileString("embeddings.endpoint_model")

@@ -7,6 +7,7 @@ public final class KnowledgeBase: Sendable {
     public let configuration: Configuration
     let store: SQLiteStore
     let generator: any AnswerGenerator
+    let models = ModelCache()
 
     /// Opens the knowledge base the configuration names.
     ///
@@ -19,13 +20,89 @@ public final class KnowledgeBase: Sendable {
 
     // MARK: Ingest
 
-    /// Ingests files and folders (the configured knowledge folders when `paths` is empty).
-    public func ingest(paths: [String] = [], progress: @Sendable (IngestProgress) -> Void = { _ in },
+    /// Ingests files and folders (the configured knowledge folders when `paths` is empty), then
+    /// embeds new chunks with the configured model when `embed` is true and the model is installed
+    /// (otherwise the summary carries a warning and search stays keyword-only).
+    public func ingest(paths: [String] = [], embed: Bool = true, progress: @Sendable (IngestProgress) -> Void = { _ in },
                        isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
         let roots = try Self.ingestRoots(paths, configuration: configuration)
+        var indexer: EmbeddingIndexer?
+        var warnings: [String] = []
+        if embed {
+            do {
+                indexer = EmbeddingIndexer(store: store, embedder: try embedder(named: configuration.embeddingModel),
+                                          batchSize: configuration.embeddingBatch)
+            } catch where error.code == .model {
+                warnings.append("Not embedding: \(error.message) Search stays keyword-only until the model is available.")
+            }
+        }
         let ingestor = Ingestor(store: store, chunker: StructuredChunker(options: configuration.chunking),
-                                maxFileSize: configuration.maxFileSize)
-        return try ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
+                                maxFileSize: configuration.maxFileSize, embedding: indexer)
+        var summary = try ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
+        summary.warnings = warnings + summary.warnings
+        return summary
+    }
+
+    /// Embeds the chunks that have no vector for the configured model (what ingest does after reading files).
+    public func embedMissing(progress: @Sendable (IngestProgress) -> Void = { _ in },
+                             isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> (embedded: Int, truncated: Int) {
+        let lock = try IngestLock(path: store.location + ".lock")
+        defer { withExtendedLifetime(lock) {} }
+        let result = try EmbeddingIndexer(store: store, embedder: try embedder(named: configuration.embeddingModel),
+                                          batchSize: configuration.embeddingBatch)
+            .run(started: Date(), progress: progress, isCancelled: isCancelled)
+        return (result.embedded, result.truncated)
+    }
+
+    // MARK: Models
+
+    /// The embedder for a model name, loaded once per knowledge base.
+    public func embedder(named name: String) throws(KBError) -> any Embedder {
+        try models.embedder(name) { () throws(KBError) in
+            try EmbedderCatalog(modelsFolder: configuration.modelsFolder, endpoint: configuration.embeddingEndpoint).embedder(named: name)
+        }
+    }
+
+    /// Makes `embedder` the one used for its model name in this knowledge base (tests use deterministic embedders).
+    func use(_ embedder: any Embedder) { models.insert(embedder) }
+
+    /// The models kb can use, with vector counts in this knowledge base.
+    public func modelCatalog() -> EmbedderCatalog {
+        EmbedderCatalog(modelsFolder: configuration.modelsFolder, endpoint: configuration.embeddingEndpoint)
+    }
+
+    /// Vector counts per model.
+    public func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage] { try store.embeddingCoverage() }
+
+    /// The model whose vectors search uses: the configured one once all chunks have vectors; until
+    /// then a model that has vectors for every chunk (so switching models never degrades search
+    /// while the new vectors are computed); else whichever has the most.
+    public func searchModel() throws(KBError) -> String? {
+        let coverage = try store.embeddingCoverage()
+        let chunks = try store.passageCount()
+        let preferred = configuration.embeddingModel
+        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors >= chunks { return preferred }
+        if let complete = coverage.filter({ $0.vectors >= chunks }).max(by: { $0.vectors < $1.vectors }) { return complete.model }
+        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors > 0 { return preferred }
+        return coverage.max(by: { $0.vectors < $1.vectors })?.model
+    }
+
+    /// The retriever for a mode; nil mode means hybrid when vectors exist, keyword otherwise.
+    func retriever(mode: SearchMode?) throws(KBError) -> any Retriever {
+        let keyword = KeywordRetriever(index: store, store: store)
+        if mode == .keyword { return keyword }
+        guard let model = try searchModel() else {
+            if mode == nil { return keyword }
+            throw KBError(.invalidArgument, "No vectors in \(store.location) yet, so --mode \(mode!.rawValue) cannot run. Run `kb ingest` with an embedding model installed (scripts/setup.sh), or use --mode keyword.")
+        }
+        let embedder = try embedder(named: model)
+        let index = try models.index(model, count: try store.embeddingCoverage().first { $0.model == model }?.vectors ?? 0) { () throws(KBError) in
+            FlatVectorIndex(try store.loadVectors(model: model))
+        }
+        let vector = VectorRetriever(embedder: embedder, index: index, store: store)
+        if mode == .vector { return vector }
+        let weights: @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double] = { [self] query throws(KBError) in try self.termWeights(for: query) }
+        return HybridRetriever(keyword: keyword, vector: vector, termWeights: weights)
     }
 
     /// Absolute, standardised ingest roots for `paths` (the configured knowledge folders when empty).
@@ -45,11 +122,12 @@ public final class KnowledgeBase: Sendable {
 
     // MARK: Search
 
-    /// Keyword search. Throws ``KBError/Code/invalidArgument`` for an empty query.
-    public func search(_ query: String, limit: Int? = nil) throws(KBError) -> SearchResponse {
+    /// Searches: keyword (BM25), vector, or hybrid (the default once vectors exist).
+    /// Throws ``KBError/Code/invalidArgument`` for an empty query.
+    public func search(_ query: String, limit: Int? = nil, mode: SearchMode? = nil) throws(KBError) -> SearchResponse {
         let started = Date()
         let analyzed = try QueryAnalyzer.analyze(query)
-        let retriever = KeywordRetriever(index: store, store: store)
+        let retriever = try self.retriever(mode: mode)
         let retrieved = try retriever.retrieve(analyzed, limit: max(1, limit ?? configuration.searchLimit))
         let matcher = TermMatcher(analyzed)
         return SearchResponse(query: analyzed.normalized, language: analyzed.language, mode: retriever.mode,
@@ -64,16 +142,17 @@ public final class KnowledgeBase: Sendable {
                          chunkID: String(passage.chunkID), documentID: passage.documentID, title: passage.title,
                          heading: passage.heading, startLine: passage.startLine, endLine: passage.endLine, page: passage.page,
                          text: passage.text, snippet: snippet.text, highlights: snippet.highlights,
-                         matchedTerms: retrieved.matchedTerms)
+                         matchedTerms: retrieved.matchedTerms, explanation: retrieved.explanation)
     }
 
     // MARK: Ask
 
     /// Answers a question from the knowledge base, streaming answer text through `onText`.
-    public func ask(_ question: String, passages: Int? = nil, onText: @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+    public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil,
+                    onText: @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let started = Date()
         let analyzed = try QueryAnalyzer.analyze(question)
-        let retriever = KeywordRetriever(index: store, store: store)
+        let retriever = try self.retriever(mode: mode)
         let retrieved = try retriever.retrieve(analyzed, limit: max(1, passages ?? configuration.askPassages))
         let matcher = TermMatcher(analyzed)
         let hits = retrieved.map { Self.hit($0, matcher: matcher) }
@@ -127,4 +206,37 @@ public final class KnowledgeBase: Sendable {
 
     /// Invariants an interrupted ingest must not break; empty when the database is sound.
     public func consistencyProblems() throws(KBError) -> [String] { try store.consistencyProblems() }
+}
+
+/// How `kb search` retrieves.
+public enum SearchMode: String, Sendable, CaseIterable, Codable {
+    case keyword, vector, hybrid
+}
+
+/// Loaded embedders and vector indexes, shared by the searches of one process.
+final class ModelCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var embedders: [String: any Embedder] = [:]
+    private var indexes: [String: (count: Int, index: FlatVectorIndex)] = [:]
+
+    func embedder(_ name: String, load: () throws(KBError) -> any Embedder) throws(KBError) -> any Embedder {
+        lock.lock(); defer { lock.unlock() }
+        if let cached = embedders[name] { return cached }
+        let loaded = try load()
+        embedders[name] = loaded
+        return loaded
+    }
+
+    func insert(_ embedder: any Embedder) {
+        lock.lock(); embedders[embedder.model] = embedder; lock.unlock()
+    }
+
+    /// The index for a model, reloaded when the number of stored vectors changed.
+    func index(_ model: String, count: Int, load: () throws(KBError) -> FlatVectorIndex) throws(KBError) -> FlatVectorIndex {
+        lock.lock(); defer { lock.unlock() }
+        if let cached = indexes[model], cached.count == count { return cached.index }
+        let loaded = try load()
+        indexes[model] = (count, loaded)
+        return loaded
+    }
 }

@@ -112,9 +112,11 @@ public struct SearchHit: Sendable, Equatable, Codable {
     public var highlights: [[Int]]
     /// The query terms this passage matched (stems and CJK characters/bigrams), for explanations.
     public var matchedTerms: [String]
+    /// Rank and score on the keyword and vector sides, and the fused score.
+    public var explanation: RetrievalExplanation?
 
     enum CodingKeys: String, CodingKey {
-        case rank, score, path, title, heading, page, text, snippet, highlights
+        case rank, score, path, title, heading, page, text, snippet, highlights, explanation
         case chunkID = "chunk_id", documentID = "document_id", startLine = "start_line", endLine = "end_line"
         case matchedTerms = "matched_terms"
     }

@@ -8,9 +8,10 @@ public struct EmbeddingIndexer: Sendable {
     /// Chunks per embedding call (the embedder sorts them by length and packs them).
     var batchSize = 128
 
-    public init(store: any KnowledgeStore & VectorStore & KeywordIndex, embedder: any Embedder) {
+    public init(store: any KnowledgeStore & VectorStore & KeywordIndex, embedder: any Embedder, batchSize: Int = 128) {
         self.store = store
         self.embedder = embedder
+        self.batchSize = max(1, batchSize)
     }
 
     struct Result { var embedded = 0; var truncated = 0; var interrupted = false }
