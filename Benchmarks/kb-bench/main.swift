@@ -1,9 +1,27 @@
 // kb-bench: in-process benchmarks for kb. Not a test: timings on shared machines are noisy, so
 // it reports medians and percentiles over many runs and is run by scripts/bench.sh.
 //
-//   kb-bench search --db PATH --queries queries.jsonl [--limit 10] [--runs 3]
+//   kb-bench search --db PATH --queries queries.jsonl [--limit 10] [--runs 3] [--mode keyword|vector|hybrid]
+//   kb-bench embed --model NAME --passages passages.jsonl [--kind passage]     (passages per CPU-second)
+//   kb-bench vectors --count N [--dimension 384] [--queries 200]               (exact top-10 latency)
 import Foundation
 import KBCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// User + system CPU seconds of this process so far (all threads).
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func printJSON(_ object: [String: Any]) {
+    let json = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: json, as: UTF8.self))
+}
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("kb-bench: \(message)\n".utf8))
@@ -23,7 +41,104 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-guard arguments.first == "search" else { fail("usage: kb-bench search --db PATH --queries FILE.jsonl [--limit N] [--runs N]") }
+switch arguments.first {
+case "embed": benchEmbed(arguments)
+case "vectors": benchVectors(arguments)
+case "search": benchSearch(arguments)
+case "lists": dumpLists(arguments)
+default: fail("usage: kb-bench search|embed|vectors … (see the comment at the top of main.swift)")
+}
+
+func benchEmbed(_ arguments: [String]) {
+    guard let model = option("--model", in: arguments), let path = option("--passages", in: arguments) else {
+        fail("embed needs --model and --passages")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+    let passages: [String] = String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["text"] as? String
+    }
+    let kind = EmbeddingKind(rawValue: option("--kind", in: arguments) ?? "passage") ?? .passage
+    do {
+        let configuration = try Configuration.resolve(.init(embeddingModel: model))
+        let loadStart = Date()
+        let embedder = try EmbedderCatalog(modelsFolder: configuration.modelsFolder).embedder(named: model)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        _ = try embedder.embed(Array(passages.prefix(8)), kind: kind)   // warm up
+        let cpuStart = cpuSeconds(), wallStart = Date()
+        let batch = try embedder.embed(passages, kind: kind)
+        let cpu = cpuSeconds() - cpuStart, wall = Date().timeIntervalSince(wallStart)
+        printJSON(["model": model, "passages": passages.count, "truncated": batch.truncated, "cpu_seconds": cpu,
+                   "wall_seconds": wall, "passages_per_cpu_second": Double(passages.count) / cpu,
+                   "passages_per_second": Double(passages.count) / wall, "load_seconds": loadSeconds])
+    } catch {
+        fail("\(error)")
+    }
+}
+
+func benchVectors(_ arguments: [String]) {
+    let count = Int(option("--count", in: arguments) ?? "10000") ?? 10000
+    let dimension = Int(option("--dimension", in: arguments) ?? "384") ?? 384
+    let queries = Int(option("--queries", in: arguments) ?? "200") ?? 200
+    var state: UInt64 = 0x9E3779B97F4A7C15
+    func random() -> Float { state = state &* 6364136223846793005 &+ 1442695040888963407; return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23) }
+    func unit() -> [Float] {
+        var v = (0..<dimension).map { _ in random() }
+        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for i in v.indices { v[i] /= norm }
+        return v
+    }
+    var values: [Float] = []
+    values.reserveCapacity(count * dimension)
+    for _ in 0..<count { values += unit() }
+    let index = FlatVectorIndex(VectorSet(model: "random", dimension: dimension, ids: Array(0..<count), values: values))
+    values = []
+    let probes = (0..<queries).map { _ in unit() }
+    _ = index.nearest(probes[0], limit: 10)
+    var times: [Double] = []
+    for probe in probes {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = index.nearest(probe, limit: 10)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    times.sort()
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    printJSON(["vectors": count, "dimension": dimension, "queries": queries, "p50_ms": percentile(times, 50),
+               "p99_ms": percentile(times, 99), "peak_rss_mib": Double(usage.ru_maxrss) / 1024])
+}
+
+/// For fusion studies: each judged query's keyword and vector rankings (document ids and scores) as JSON lines.
+func dumpLists(_ arguments: [String]) {
+    guard let db = option("--db", in: arguments), let corpus = option("--corpus", in: arguments),
+          let queries = option("--queries", in: arguments), let qrels = option("--qrels", in: arguments) else {
+        fail("lists needs --db, --corpus, --queries, --qrels")
+    }
+    do {
+        let dataset = try BEIRDataset.load(corpus: corpus, queries: queries, qrels: qrels)
+        var configuration = try Configuration.resolve(.init(databasePath: db))
+        configuration.databasePath = db
+        let kb = try KnowledgeBase(configuration: configuration)
+        for query in dataset.queries {
+            var record: [String: Any] = ["id": query.id, "qrels": dataset.judgements[query.id] ?? [:]]
+            for mode in [SearchMode.keyword, .vector] {
+                var seen = Set<String>()
+                var list: [[Any]] = []
+                for hit in (try? kb.search(query.text, limit: 300, mode: mode).results) ?? [] {
+                    guard let hash = hit.path.firstIndex(of: "#") else { continue }
+                    let doc = String(hit.path[hit.path.index(after: hash)...])
+                    if seen.insert(doc).inserted { list.append([doc, hit.score]) }
+                }
+                record[mode.rawValue] = list
+            }
+            let json = try JSONSerialization.data(withJSONObject: record)
+            print(String(decoding: json, as: UTF8.self))
+        }
+    } catch {
+        fail("\(error)")
+    }
+}
+
+func benchSearch(_ arguments: [String]) {
 guard let db = option("--db", in: arguments), let queriesPath = option("--queries", in: arguments) else {
     fail("search needs --db and --queries")
 }
@@ -37,15 +152,16 @@ let queries: [String] = String(decoding: data, as: UTF8.self).split(separator: "
 }
 guard !queries.isEmpty else { fail("no queries in \(queriesPath)") }
 
+let mode = option("--mode", in: arguments).flatMap(SearchMode.init(rawValue:)) ?? .keyword
 do {
     let kb = try KnowledgeBase(configuration: Configuration(databasePath: db))
-    for query in queries.prefix(50) { _ = try kb.search(query, limit: limit) }   // warm the page cache
+    for query in queries.prefix(50) { _ = try kb.search(query, limit: limit, mode: mode) }   // warm the page cache
     var perQuery = [[Double]](repeating: [], count: queries.count)
     var hits = 0
     for _ in 0..<runs {
         for (index, query) in queries.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
-            let response = try kb.search(query, limit: limit)
+            let response = try kb.search(query, limit: limit, mode: mode)
             perQuery[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             hits += response.results.isEmpty ? 0 : 1
         }
@@ -56,10 +172,11 @@ do {
         "queries": queries.count, "runs": runs, "limit": limit, "chunks": try kb.status().chunks,
         "p50_ms": percentile(medians, 50), "p90_ms": percentile(medians, 90), "p99_ms": percentile(medians, 99),
         "max_ms": medians.last ?? 0, "mean_ms": medians.reduce(0, +) / Double(medians.count),
-        "queries_with_hits": hits / runs,
+        "queries_with_hits": hits / runs, "mode": mode.rawValue,
     ]
     let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
     print(String(decoding: json, as: UTF8.self))
 } catch {
     fail("\(error)")
+}
 }

@@ -91,6 +91,13 @@ public struct VectorSet: Sendable {
     public var ids: [Int]
     /// Rows of `dimension` floats, contiguous.
     public var values: [Float]
+
+    public init(model: String, dimension: Int, ids: [Int], values: [Float]) {
+        self.model = model
+        self.dimension = dimension
+        self.ids = ids
+        self.values = values
+    }
 }
 
 /// Stored embedding vectors, one per chunk and model.
