@@ -185,3 +185,74 @@ final class Workspace: @unchecked Sendable {
         #expect(try kb.status().documents == 300)
     }
 }
+
+enum RepositoryModels {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var installed: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("models/multilingual-e5-small/.complete").path) }
+    static var golden: [String: Any]? {
+        let path = root.deletingLastPathComponent().appendingPathComponent("shared/models/golden/golden_multilingual-e5-small-q4.json").path
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+}
+
+@Suite(.serialized) struct EmbeddingCLITests {
+    @Test(.enabled(if: RepositoryModels.installed, "needs models/multilingual-e5-small (scripts/setup.sh)"))
+    func hybridSearchWithTheDefaultModel() throws {
+        let ws = Workspace()
+        ws.write("docs/zh.md", "# 北京\n\n北京是中华人民共和国的首都。\n")
+        ws.write("docs/en.md", "# Plants\n\nPhotosynthesis converts light energy into chemical energy in plants.\n")
+        let ingest = try ws.kb("ingest", "docs", "--json")
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let summary = try ingest.json()
+        #expect(summary["embedded"] as? Int == 2)
+        #expect(summary["embedding_model"] as? String == "multilingual-e5-small")
+
+        // An English question finds the Chinese passage by meaning alone.
+        let vector = try ws.kb("search", "What is the capital of China?", "--mode", "vector", "--json")
+        let results = try #require(try vector.json()["results"] as? [[String: Any]])
+        #expect((results.first?["path"] as? String)?.hasSuffix("docs/zh.md") == true)
+
+        let explained = try ws.kb("search", "photosynthesis light", "--explain", "--json")
+        let response = try explained.json()
+        #expect(response["mode"] as? String == "hybrid")
+        let first = try #require((response["results"] as? [[String: Any]])?.first)
+        let explanation = try #require(first["explanation"] as? [String: Any])
+        #expect(explanation["keyword_rank"] as? Int == 1)
+        #expect(explanation["vector_rank"] as? Int == 1)
+        #expect(explanation["fused_score"] is Double)
+        let human = try ws.kb("search", "photosynthesis light", "--explain")
+        #expect(human.stdout.contains("keyword #1"))
+        #expect(human.stdout.contains("vector #1"))
+
+        let models = try ws.kb("models", "--json").json()
+        #expect(models["default"] as? String == "multilingual-e5-small")
+        #expect((models["vectors"] as? [[String: Any]])?.first?["vectors"] as? Int == 2)
+
+        let keywordOnly = try ws.kb("search", "--mode", "keyword", "--json", "北京")
+        #expect(keywordOnly.status == 0)
+
+        if let golden = RepositoryModels.golden, let sentence = (golden["sentences"] as? [[String: Any]])?.first,
+           let text = sentence["text"] as? String, let expected = sentence["embedding_query"] as? [Double] {
+            let embed = try ws.kb("embed", "--json", "--kind", "query", text).json()
+            #expect(embed["model"] as? String == "multilingual-e5-small")
+            #expect(embed["dimension"] as? Int == 384)
+            let vector = try #require(embed["vector"] as? [Double])
+            let dot = zip(vector, expected).reduce(0) { $0 + $1.0 * $1.1 }
+            let norms = (vector.reduce(0) { $0 + $1 * $1 } * expected.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            #expect(dot / norms >= 0.999)
+        }
+    }
+
+    @Test func vectorModeWithoutVectorsSaysWhatToDo() throws {
+        let ws = Workspace()
+        ws.write("docs/a.md", "text here")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        let result = try ws.kb("search", "--mode", "vector", "text")
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("No vectors in"))
+        let unknown = try ws.kb("embed", "--model", "nonexistent-model", "text")
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("Unknown embedding model nonexistent-model. Known models: multilingual-e5-small, all-minilm-l6-v2"))
+    }
+}
