@@ -127,7 +127,8 @@ struct StatusCommand: AsyncParsableCommand {
             let formats = status.formats.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             print("Documents:  \(status.documents)" + (formats.isEmpty ? "" : " (\(formats))"))
             print("Chunks:     \(status.chunks)")
-            print("Embeddings: \(status.embeddings)")
+            let perModel = status.embeddingModels.map { "\($0.vectors) \($0.model)" }.joined(separator: ", ")
+            print("Embeddings: \(status.embeddings)" + (perModel.isEmpty ? "" : " (\(perModel))"))
             if let last = status.lastIngest {
                 print("Last ingest: \(last.startedAt), \(last.status): \(last.added) added, \(last.updated) updated, "
                       + "\(last.unchanged) unchanged, \(last.removed) removed, \(last.failed) failed")

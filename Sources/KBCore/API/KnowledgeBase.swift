@@ -202,7 +202,11 @@ public final class KnowledgeBase: Sendable {
     // MARK: Status
 
     /// Counts, the last ingest and failed files.
-    public func status() throws(KBError) -> StatusReport { try store.status() }
+    public func status() throws(KBError) -> StatusReport {
+        var report = try store.status()
+        report.embeddingModels = try store.embeddingCoverage()
+        return report
+    }
 
     /// Invariants an interrupted ingest must not break; empty when the database is sound.
     public func consistencyProblems() throws(KBError) -> [String] { try store.consistencyProblems() }

@@ -186,6 +186,8 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var documents: Int
     public var chunks: Int
     public var embeddings: Int
+    /// Vectors per embedding model.
+    public var embeddingModels: [EmbeddingCoverage] = []
     public var databaseBytes: Int
     public var formats: [String: Int]
     public var lastIngest: LastIngest?
@@ -194,5 +196,6 @@ public struct StatusReport: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case database, documents, chunks, embeddings, formats, failed
         case schemaVersion = "schema_version", databaseBytes = "database_bytes", lastIngest = "last_ingest"
+        case embeddingModels = "embedding_models"
     }
 }
