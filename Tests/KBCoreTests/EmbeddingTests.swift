@@ -62,6 +62,9 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
             let similarity = cosine(vectors[i], (sentence["embedding"] as! [NSNumber]).map(\.doubleValue))
             #expect(similarity >= 0.9999, "cosine \(similarity) for \(texts[i])")
         }
+        // MiniLM is blind to most Chinese: hybrid search notices.
+        #expect(embedder.unknownTokenShare("猫坐在垫子上。") > 0.5)
+        #expect(embedder.unknownTokenShare("The cat sits on the mat.") == 0)
     }
 }
 

@@ -10,11 +10,16 @@ final class HashingEmbedder: Embedder, @unchecked Sendable {
     let maxTokens = 512
     private let lock = NSLock()
     private(set) var embeddedTexts = 0
+    /// What `unknownTokenShare` reports (simulates a model blind to a script).
+    let unknownShare: Double
 
-    init(model: String = "hashing-test", dimension: Int = 64) {
+    init(model: String = "hashing-test", dimension: Int = 64, unknownShare: Double = 0) {
         self.model = model
         self.dimension = dimension
+        self.unknownShare = unknownShare
     }
+
+    func unknownTokenShare(_ text: String) -> Double { unknownShare }
 
     func embed(_ texts: [String], kind: EmbeddingKind) throws(KBError) -> EmbeddingBatch {
         lock.lock(); embeddedTexts += texts.count; lock.unlock()
@@ -104,6 +109,19 @@ final class HashingEmbedder: Embedder, @unchecked Sendable {
         let results = try kb.search("omega", mode: .hybrid).results
         #expect(results.count == 2)
         #expect(results.allSatisfy { $0.explanation?.keywordRank == nil && $0.explanation?.vectorRank != nil })
+    }
+
+    @Test func aBlindVectorSideLeavesTheKeywordRanking() throws {
+        let folder = TemporaryFolder()
+        folder.write("docs/a.md", "北京是中国的首都。\n")
+        folder.write("docs/b.md", "上海是港口城市。\n")
+        folder.write("docs/c.md", "首都机场很大。北京的首都功能。\n")
+        let kb = try Self.knowledgeBase(folder, embedder: HashingEmbedder(unknownShare: 0.9))
+        _ = try kb.ingest()
+        let keyword = try kb.search("北京首都", mode: .keyword).results.map(\.chunkID)
+        let hybrid = try kb.search("北京首都", mode: .hybrid).results
+        #expect(hybrid.map(\.chunkID) == keyword)
+        #expect(hybrid.allSatisfy { $0.explanation?.vectorRank == nil })
     }
 
     @Test func switchingModelsKeepsTheOldVectorsUntilTheNewOnesAreComplete() throws {

@@ -78,25 +78,29 @@ public final class KnowledgeBase: Sendable {
     /// then a model that has vectors for every chunk (so switching models never degrades search
     /// while the new vectors are computed); else whichever has the most.
     public func searchModel() throws(KBError) -> String? {
-        let coverage = try store.embeddingCoverage()
+        try searchModel(coverage: try store.embeddingCoverage())?.model
+    }
+
+    private func searchModel(coverage: [EmbeddingCoverage]) throws(KBError) -> EmbeddingCoverage? {
         let chunks = try store.passageCount()
         let preferred = configuration.embeddingModel
-        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors >= chunks { return preferred }
-        if let complete = coverage.filter({ $0.vectors >= chunks }).max(by: { $0.vectors < $1.vectors }) { return complete.model }
-        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors > 0 { return preferred }
-        return coverage.max(by: { $0.vectors < $1.vectors })?.model
+        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors >= chunks { return mine }
+        if let complete = coverage.filter({ $0.vectors >= chunks }).max(by: { $0.vectors < $1.vectors }) { return complete }
+        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors > 0 { return mine }
+        return coverage.max(by: { $0.vectors < $1.vectors })
     }
 
     /// The retriever for a mode; nil mode means hybrid when vectors exist, keyword otherwise.
     func retriever(mode: SearchMode?) throws(KBError) -> any Retriever {
         let keyword = KeywordRetriever(index: store, store: store)
         if mode == .keyword { return keyword }
-        guard let model = try searchModel() else {
+        guard let chosen = try searchModel(coverage: try store.embeddingCoverage()) else {
             if mode == nil { return keyword }
             throw KBError(.invalidArgument, "No vectors in \(store.location) yet, so --mode \(mode!.rawValue) cannot run. Run `kb ingest` with an embedding model installed (scripts/setup.sh), or use --mode keyword.")
         }
+        let model = chosen.model
         let embedder = try embedder(named: model)
-        let index = try models.index(model, count: try store.embeddingCoverage().first { $0.model == model }?.vectors ?? 0) { () throws(KBError) in
+        let index = try models.index(model, count: chosen.vectors) { () throws(KBError) in
             FlatVectorIndex(try store.loadVectors(model: model))
         }
         let vector = VectorRetriever(embedder: embedder, index: index, store: store)

@@ -22,6 +22,12 @@ public protocol Embedder: Sendable {
     var maxTokens: Int { get }
     /// Embeds texts; vectors are L2-normalised.
     func embed(_ texts: [String], kind: EmbeddingKind) throws(KBError) -> EmbeddingBatch
+    /// Share of the text's tokens the model does not know (`[UNK]`); near 1 means the model is blind to it.
+    func unknownTokenShare(_ text: String) -> Double
+}
+
+extension Embedder {
+    public func unknownTokenShare(_ text: String) -> Double { 0 }
 }
 
 extension KBError.Code {

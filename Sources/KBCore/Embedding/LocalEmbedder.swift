@@ -3,9 +3,13 @@ import Foundation
 /// Turns text into token ids for a local encoder.
 protocol EncoderTokenizer: Sendable {
     func encode(_ text: String, maxTokens: Int) -> (ids: [Int32], truncated: Bool)
+    /// The id of the unknown token.
+    var unknownID: Int32 { get }
 }
 
-extension WordPieceTokenizer: EncoderTokenizer {}
+extension WordPieceTokenizer: EncoderTokenizer {
+    var unknownID: Int32 { unknown }
+}
 
 /// A sentence-embedding model computed in process: a tokenizer, a ``TransformerEncoder`` and
 /// how the model wants its input prefixed.
@@ -36,6 +40,12 @@ public final class LocalEmbedder: Embedder {
     /// Token ids kb would feed the model (prefix applied).
     public func tokenIDs(_ text: String, kind: EmbeddingKind) -> [Int32] {
         tokenizer.encode((prefixes[kind] ?? "") + text, maxTokens: maxTokens).ids
+    }
+
+    public func unknownTokenShare(_ text: String) -> Double {
+        let ids = tokenizer.encode(text, maxTokens: maxTokens).ids.dropFirst().dropLast()
+        guard !ids.isEmpty else { return 0 }
+        return Double(ids.filter { $0 == tokenizer.unknownID }.count) / Double(ids.count)
     }
 
     public func embed(_ texts: [String], kind: EmbeddingKind) throws(KBError) -> EmbeddingBatch {

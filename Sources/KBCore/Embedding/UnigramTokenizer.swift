@@ -111,6 +111,8 @@ struct UnigramTokenizer: Sendable {
 }
 
 extension UnigramTokenizer: EncoderTokenizer {
+    var unknownID: Int32 { unk }
+
     func encode(_ text: String, maxTokens: Int) -> (ids: [Int32], truncated: Bool) {
         let pieces = segment(normalize(text))
         let budget = maxTokens - 2

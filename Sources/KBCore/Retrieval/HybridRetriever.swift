@@ -53,8 +53,9 @@ public struct VectorRetriever: Retriever {
 ///
 /// It notices a blind side instead of letting it drag the ranking: with no keyword hits, or a
 /// query in a script the keyword analysis cannot segment (Thai, Lao, Khmer, Myanmar …), the
-/// ranking is the vector list alone; when the best keyword hit matches under a third of the
-/// query's weighted terms, the keyword list counts half.
+/// ranking is the vector list alone; when the embedding model does not know most of the query's
+/// tokens (an English-only model on Chinese), the keyword list alone; when the best keyword hit
+/// matches under a third of the query's weighted terms, the keyword list counts half.
 public struct HybridRetriever: Retriever {
     public let mode = "hybrid"
     let keyword: KeywordRetriever
@@ -75,7 +76,9 @@ public struct HybridRetriever: Retriever {
     public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
         let depth = max(self.depth, limit)
         let keywordHits = try keyword.rankedChunks(query, limit: depth)
-        let vectorHits = try vector.rank(query, limit: depth)
+        // A model that does not know most of the query's tokens (MiniLM on Chinese) is blind to it.
+        let vectorBlind = vector.embedder.unknownTokenShare(query.normalized) >= 0.3 && !keywordHits.isEmpty
+        let vectorHits = vectorBlind ? [] : try vector.rank(query, limit: depth)
         let keywordWeight = try self.keywordWeight(query, hits: keywordHits)
 
         var fused: [Int: Double] = [:]
