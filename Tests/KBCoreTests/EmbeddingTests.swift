@@ -133,3 +133,17 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
         expectKBError(.invalidArgument) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "no-such-model") }
     }
 }
+
+@Suite struct BatchPlanTests {
+    @Test func everyTextOnceAndWorkersBalanced() {
+        let lengths = (0..<128).map { 40 + ($0 * 37) % 220 }
+        let plan = LocalEmbedder.plan(lengths: lengths, workers: 2, tokensPerPass: 8192)
+        #expect(plan.count == 2)
+        let all = plan.flatMap { $0.flatMap { $0 } }.sorted()
+        #expect(all == Array(0..<128))
+        let loads = plan.map { $0.flatMap { $0 }.reduce(0) { $0 + lengths[$1] } }
+        #expect(Double(abs(loads[0] - loads[1])) / Double(loads.reduce(0, +)) < 0.1)
+        for pass in plan.flatMap({ $0 }) { #expect(pass.reduce(0) { $0 + lengths[$1] } <= 8192 + 260) }
+        #expect(LocalEmbedder.plan(lengths: [5], workers: 2, tokensPerPass: 8192).flatMap { $0 } == [[0]])
+    }
+}

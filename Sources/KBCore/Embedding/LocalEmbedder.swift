@@ -54,38 +54,49 @@ public final class LocalEmbedder: Embedder {
         let encoded = texts.map { tokenizer.encode(prefix + $0, maxTokens: maxTokens) }
         let truncated = encoded.filter(\.truncated).count
 
-        // Sort by length so each pass packs similar sequences, then cut passes by token count,
-        // dealing them to the workers in turn.
-        let order = encoded.indices.sorted { encoded[$0].ids.count < encoded[$1].ids.count }
+        let plan = Self.plan(lengths: encoded.map(\.ids.count), workers: workers, tokensPerPass: tokensPerPass)
+        let results = ResultSlots(count: texts.count)
+        let encoder = self.encoder
+        DispatchQueue.concurrentPerform(iterations: plan.count) { worker in
+            for pass in plan[worker] {
+                let vectors = encoder.encode(pass.map { encoded[$0].ids })
+                for (slot, vector) in zip(pass, vectors) { results.set(slot, vector) }
+            }
+        }
+        return EmbeddingBatch(vectors: results.values, truncated: truncated)
+    }
+}
+
+extension LocalEmbedder {
+    /// Splits a batch into passes for the workers: texts sorted by length (so a pass packs similar
+    /// sequences), cut into passes of about equal token count (at most `tokensPerPass`, and at least
+    /// one per worker), then dealt longest-first to the least-loaded worker. Cost counts attention's
+    /// quadratic term, so long sequences weigh more.
+    static func plan(lengths: [Int], workers: Int, tokensPerPass: Int) -> [[[Int]]] {
+        let order = lengths.indices.sorted { lengths[$0] < lengths[$1] }
+        let total = lengths.reduce(0, +)
+        guard total > 0 else { return [[order]] }
+        let rounds = max(1, Int((Double(total) / Double(workers * tokensPerPass)).rounded(.up)))
+        let target = max(1, total / (workers * rounds))
         var passes: [[Int]] = []
         var current: [Int] = []
         var tokens = 0
         for index in order {
-            let count = encoded[index].ids.count
-            if !current.isEmpty && tokens + count > tokensPerPass { passes.append(current); current = []; tokens = 0 }
+            if !current.isEmpty && tokens + lengths[index] > target { passes.append(current); current = []; tokens = 0 }
             current.append(index)
-            tokens += count
+            tokens += lengths[index]
         }
         if !current.isEmpty { passes.append(current) }
-        // Enough passes for every worker to have one.
-        if passes.count < workers, let largest = passes.first, passes.count == 1, largest.count >= workers {
-            let size = (largest.count + workers - 1) / workers
-            passes = stride(from: 0, to: largest.count, by: size).map { Array(largest[$0..<min($0 + size, largest.count)]) }
+        func cost(_ pass: [Int]) -> Double { pass.reduce(0) { $0 + Double(lengths[$1]) * (1 + Double(lengths[$1]) / 2300) } }
+        let workerCount = min(workers, passes.count)
+        var assigned = [[[Int]]](repeating: [], count: workerCount)
+        var load = [Double](repeating: 0, count: workerCount)
+        for pass in passes.sorted(by: { cost($0) > cost($1) }) {
+            let worker = load.indices.min { load[$0] < load[$1] }!
+            assigned[worker].append(pass)
+            load[worker] += cost(pass)
         }
-
-        let results = ResultSlots(count: texts.count)
-        let encoder = self.encoder
-        let plan = passes, workers = self.workers
-        DispatchQueue.concurrentPerform(iterations: min(workers, plan.count)) { worker in
-            var passIndex = worker
-            while passIndex < plan.count {
-                let pass = plan[passIndex]
-                let vectors = encoder.encode(pass.map { encoded[$0].ids })
-                for (slot, vector) in zip(pass, vectors) { results.set(slot, vector) }
-                passIndex += workers
-            }
-        }
-        return EmbeddingBatch(vectors: results.values, truncated: truncated)
+        return assigned
     }
 }
 
