@@ -31,12 +31,15 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The embedding model (default: $KB_MODEL, then embeddings.model in the config file, then multilingual-e5-small). `kb models` lists them.", valueName: "name"))
     var model: String?
 
+    @Option(name: .long, help: ArgumentHelp("Hybrid fusion: rrf[:K] (default rrf:20) or score[:ALPHA] (default $KB_FUSION, then search.fusion).", valueName: "fusion"))
+    var fusion: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
     var json = false
 
     func configuration(maxFileSize: Int? = nil) throws(KBError) -> Configuration {
         try Configuration.resolve(Configuration.Overrides(databasePath: db, configFile: config, maxFileSize: maxFileSize,
-                                                          embeddingModel: model))
+                                                          embeddingModel: model, fusion: fusion))
     }
 }
 

@@ -88,7 +88,7 @@ final class HashingEmbedder: Embedder, @unchecked Sendable {
         let top = try #require(hybrid.results.first)
         #expect(top.heading == "Apples")
         #expect(top.explanation?.keywordRank == 1 && top.explanation?.vectorRank == 1)
-        #expect(abs((top.explanation?.fusedScore ?? 0) - 2.0 / 61) < 1e-9)
+        #expect(abs((top.explanation?.fusedScore ?? 0) - 2.0 / 21) < 1e-9)   // RRF, k = 20, rank 1 on both sides
 
         #expect(try kb.search("orchards", mode: .keyword).mode == "keyword")
         let vector = try kb.search("apples", mode: .vector)

@@ -24,6 +24,8 @@ public struct Configuration: Sendable, Equatable {
     public var embeddingEndpoint: EmbeddingEndpoint?
     /// Chunks per embedding call and per vector-saving transaction.
     public var embeddingBatch: Int = 128
+    /// How hybrid search fuses its keyword and vector lists.
+    public var fusion: Fusion = .default
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -45,11 +47,14 @@ public struct Configuration: Sendable, Equatable {
         public var configFile: String?
         public var maxFileSize: Int?
         public var embeddingModel: String?
-        public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil, embeddingModel: String? = nil) {
+        public var fusion: String?
+        public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil, embeddingModel: String? = nil,
+                    fusion: String? = nil) {
             self.databasePath = databasePath
             self.configFile = configFile
             self.maxFileSize = maxFileSize
             self.embeddingModel = embeddingModel
+            self.fusion = fusion
         }
     }
 
@@ -164,6 +169,13 @@ public struct Configuration: Sendable, Equatable {
         configuration.embeddingModel = overrides.embeddingModel ?? environment["KB_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? fileModel ?? EmbedderCatalog.defaultModel
         if let batch = try fileInt("embeddings.batch") { configuration.embeddingBatch = max(1, batch) }
+        let fileFusion = try fileString("search.fusion")
+        if let text = overrides.fusion ?? environment["KB_FUSION"].flatMap({ $0.isEmpty ? nil : $0 }) ?? fileFusion {
+            guard let fusion = Fusion(text) else {
+                throw KBError(.configuration, "Fusion \"\(text)\" is not rrf, rrf:K, score or score:ALPHA.")
+            }
+            configuration.fusion = fusion
+        }
         let fileModels = try fileString("models_folder").map { absolute($0, relativeTo: fileBase) }
         configuration.modelsFolder = EmbedderCatalog.locateModelsFolder(configured: fileModels, environment: environment)
         let fileEndpoint = try fileString("embeddings.endpoint"), fileEndpointModel = try fileString("embeddings.endpoint_model")

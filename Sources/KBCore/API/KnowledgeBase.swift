@@ -106,7 +106,7 @@ public final class KnowledgeBase: Sendable {
         let vector = VectorRetriever(embedder: embedder, index: index, store: store)
         if mode == .vector { return vector }
         let weights: @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double] = { [self] query throws(KBError) in try self.termWeights(for: query) }
-        return HybridRetriever(keyword: keyword, vector: vector, termWeights: weights)
+        return HybridRetriever(keyword: keyword, vector: vector, fusion: configuration.fusion, termWeights: weights)
     }
 
     /// Absolute, standardised ingest roots for `paths` (the configured knowledge folders when empty).

@@ -80,6 +80,8 @@ public struct RetrievalMetrics: Sendable, Codable {
     }
     public var mode: String
     public var model: String?
+    /// The hybrid fusion used (hybrid mode only).
+    public var fusion: String?
     public var queries: Int
     public var ndcg10: Double
     public var recall10: Double
@@ -89,7 +91,7 @@ public struct RetrievalMetrics: Sendable, Codable {
     public var perQuery: [PerQuery]
 
     enum CodingKeys: String, CodingKey {
-        case mode, model, queries, seconds
+        case mode, model, fusion, queries, seconds
         case ndcg10 = "ndcg@10", recall10 = "recall@10", recall100 = "recall@100", mrr10 = "mrr@10", perQuery = "per_query"
     }
 
@@ -195,7 +197,8 @@ extension KnowledgeBase {
         }
         let count = Double(perQuery.count)
         func mean(_ value: (RetrievalMetrics.PerQuery) -> Double) -> Double { perQuery.map(value).reduce(0, +) / count }
-        return RetrievalMetrics(mode: mode.rawValue, model: mode == .keyword ? nil : try searchModel(), queries: perQuery.count,
+        return RetrievalMetrics(mode: mode.rawValue, model: mode == .keyword ? nil : try searchModel(),
+                                fusion: mode == .hybrid ? configuration.fusion.name : nil, queries: perQuery.count,
                                 ndcg10: mean(\.ndcg10), recall10: mean(\.recall10), recall100: mean(\.recall100), mrr10: mean(\.mrr10),
                                 seconds: Date().timeIntervalSince(started), perQuery: perQuery)
     }

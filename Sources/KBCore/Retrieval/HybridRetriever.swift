@@ -48,8 +48,56 @@ public struct VectorRetriever: Retriever {
     }
 }
 
-/// Hybrid retrieval: keyword (BM25) and vector lists fused with weighted reciprocal-rank fusion,
-/// score = Σ wᵢ / (k + rankᵢ), k = 60.
+/// How a hybrid search combines its keyword and vector lists.
+public enum Fusion: Sendable, Equatable {
+    /// Reciprocal-rank fusion: Σ wᵢ / (k + rankᵢ). Uses ranks only.
+    case reciprocalRank(k: Double)
+    /// A convex combination of min-max-normalised scores: α · keyword + (1 − α) · vector.
+    case score(keywordShare: Double)
+
+    /// kb's default, chosen on SciFact and CMRC (README, "Retrieval quality").
+    public static let `default` = Fusion.reciprocalRank(k: 20)
+
+    /// Parses `rrf`, `rrf:K`, `score` or `score:ALPHA`.
+    public init?(_ text: String) {
+        let parts = text.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
+        switch parts.first {
+        case "rrf": self = .reciprocalRank(k: parts.count > 1 ? (Double(parts[1]) ?? 20) : 20)
+        case "score": self = .score(keywordShare: parts.count > 1 ? min(1, max(0, Double(parts[1]) ?? 0.5)) : 0.5)
+        default: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .reciprocalRank(let k): return "rrf:\(Int(k))"
+        case .score(let alpha): return "score:\(alpha)"
+        }
+    }
+
+    /// The keyword list's share (RRF adds both sides in full: 0.5 each, doubled below).
+    var keywordShare: Double {
+        switch self {
+        case .reciprocalRank: return 0.5
+        case .score(let alpha): return alpha
+        }
+    }
+
+    /// Each list entry's contribution before weighting, best first.
+    func contributions(_ scores: [Double]) -> [Double] {
+        switch self {
+        case .reciprocalRank(let k):
+            return scores.indices.map { 2 / (k + Double($0 + 1)) }
+        case .score:
+            guard let high = scores.max(), let low = scores.min() else { return [] }
+            return scores.map { high > low ? ($0 - low) / (high - low) : 1 }
+        }
+    }
+}
+
+/// Hybrid retrieval: keyword (BM25) and vector lists fused — by default with weighted
+/// reciprocal-rank fusion, score = Σ wᵢ / (k + rankᵢ), k = 20; optionally by a convex combination
+/// of normalised scores (``Fusion``).
 ///
 /// It notices a blind side instead of letting it drag the ranking: with no keyword hits, or a
 /// query in a script the keyword analysis cannot segment (Thai, Lao, Khmer, Myanmar …), the
@@ -61,15 +109,16 @@ public struct HybridRetriever: Retriever {
     let keyword: KeywordRetriever
     let vector: VectorRetriever
     let termWeights: @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double]
-    /// The RRF constant.
-    public var k: Double = 60
+    /// How the two lists are combined.
+    public var fusion: Fusion
     /// Candidates taken from each side, at least.
     public var depth = 50
 
-    init(keyword: KeywordRetriever, vector: VectorRetriever,
+    init(keyword: KeywordRetriever, vector: VectorRetriever, fusion: Fusion = .default,
          termWeights: @escaping @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double]) {
         self.keyword = keyword
         self.vector = vector
+        self.fusion = fusion
         self.termWeights = termWeights
     }
 
@@ -83,13 +132,15 @@ public struct HybridRetriever: Retriever {
 
         var fused: [Int: Double] = [:]
         var explanations: [Int: RetrievalExplanation] = [:]
+        let keywordContribution = fusion.contributions(keywordHits.map(\.score))
+        let vectorContribution = fusion.contributions(vectorHits.map { Double($0.score) })
         for (offset, hit) in keywordHits.enumerated() {
-            fused[hit.chunkID, default: 0] += keywordWeight / (k + Double(offset + 1))
+            fused[hit.chunkID, default: 0] += keywordWeight * fusion.keywordShare * keywordContribution[offset]
             explanations[hit.chunkID, default: RetrievalExplanation()].keywordRank = offset + 1
             explanations[hit.chunkID, default: RetrievalExplanation()].keywordScore = hit.score
         }
         for (offset, hit) in vectorHits.enumerated() {
-            fused[hit.chunkID, default: 0] += 1 / (k + Double(offset + 1))
+            fused[hit.chunkID, default: 0] += (1 - fusion.keywordShare) * vectorContribution[offset]
             explanations[hit.chunkID, default: RetrievalExplanation()].vectorRank = offset + 1
             explanations[hit.chunkID, default: RetrievalExplanation()].vectorScore = Double(hit.score)
         }
