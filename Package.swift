@@ -17,11 +17,9 @@ let package = Package(
         // System libxml2 (Debian's libxml2-dev), with the ICU trap worked around in the shim header.
         .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
                        providers: [.apt(["libxml2-dev"])]),
-        // Debian's OpenBLAS (libopenblas-dev) for the encoder's matrix products.
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(
             name: "KBCore",
-            dependencies: ["CSQLite", "CLibXML2", "COpenBLAS"],
+            dependencies: ["CSQLite", "CLibXML2"],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .executableTarget(

@@ -25,15 +25,17 @@ echo "| model | engine | passages/CPU-s | passages/s (wall) | CPU s |"
 echo "|---|---|---|---|---|"
 for model in all-minilm-l6-v2 multilingual-e5-small; do
   kbjson=$("$bench" embed --model "$model" --passages "$out/passages-1000.jsonl")
+  inherit=$(KB_BLAS_CORE=inherit "$bench" embed --model "$model" --passages "$out/passages-1000.jsonl")
   location=models/$model
   [ "$model" = multilingual-e5-small ] && location=models/$model/e5-small-q4.bin
   refjson=$(python3 Benchmarks/reference/embed_speed.py "$model" "$location" "$out/passages-1000.jsonl")
-  python3 - "$kbjson" "$refjson" <<'PY'
+  python3 - "$kbjson" "$refjson" "$inherit" "${OPENBLAS_CORETYPE:-detected}" <<'PY'
 import json, sys
-kb, ref = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"| {kb['model']} | kb (Swift, OpenBLAS) | {kb['passages_per_cpu_second']:.2f} | {kb['passages_per_second']:.2f} | {kb['cpu_seconds']:.1f} |")
+kb, ref, inherit = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print(f"| {kb['model']} | kb (Swift, OpenBLAS, KB_BLAS_CORE=auto) | {kb['passages_per_cpu_second']:.2f} | {kb['passages_per_second']:.2f} | {kb['cpu_seconds']:.1f} |")
+print(f"| {kb['model']} | kb (Swift, OpenBLAS, KB_BLAS_CORE=inherit: {sys.argv[4]}) | {inherit['passages_per_cpu_second']:.2f} | {inherit['passages_per_second']:.2f} | {inherit['cpu_seconds']:.1f} |")
 print(f"| {ref['model']} | {ref['engine']} | {ref['passages_per_cpu_second']:.2f} | {ref['passages_per_second']:.2f} | {ref['cpu_seconds']:.1f} |")
-print(f"| {kb['model']} | **ratio kb / reference** | **{kb['passages_per_cpu_second'] / ref['passages_per_cpu_second']:.2f}×** | | |")
+print(f"| {kb['model']} | **ratio kb / reference** | **{kb['passages_per_cpu_second'] / ref['passages_per_cpu_second']:.2f}×** (inherit: {inherit['passages_per_cpu_second'] / ref['passages_per_cpu_second']:.2f}×) | | |")
 PY
 done
 echo

@@ -64,10 +64,10 @@ public struct EmbedderCatalog: Sendable {
         switch name {
         case "all-minilm-l6-v2":
             let (weights, tokenizer, maxTokens) = try BertFolderLoader.load(folder: modelsFolder + "/all-minilm-l6-v2")
-            return LocalEmbedder(model: name, tokenizer: tokenizer, weights: weights, maxTokens: maxTokens)
+            return try LocalEmbedder(model: name, tokenizer: tokenizer, weights: weights, maxTokens: maxTokens)
         case "multilingual-e5-small":
             let (weights, tokenizer) = try E5PackedLoader.load(file: modelsFolder + "/multilingual-e5-small/e5-small-q4.bin")
-            return LocalEmbedder(model: name, tokenizer: tokenizer, weights: weights, maxTokens: 512,
+            return try LocalEmbedder(model: name, tokenizer: tokenizer, weights: weights, maxTokens: 512,
                                  prefixes: [.query: "query: ", .passage: "passage: "])
         default:
             let known = (Self.local.map(\.name) + ["endpoint:MODEL"]).joined(separator: ", ")

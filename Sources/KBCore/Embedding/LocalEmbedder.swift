@@ -26,7 +26,8 @@ public final class LocalEmbedder: Embedder {
     let tokensPerPass = 8192
 
     init(model: String, tokenizer: any EncoderTokenizer, weights: EncoderWeights, maxTokens: Int,
-         prefixes: [EmbeddingKind: String] = [:], workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+         prefixes: [EmbeddingKind: String] = [:], workers: Int = ProcessInfo.processInfo.activeProcessorCount) throws(KBError) {
+        _ = try BLAS.require()
         self.model = model
         self.dimension = weights.hidden
         self.maxTokens = maxTokens
