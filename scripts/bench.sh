@@ -24,7 +24,7 @@ PY
 
 ingest() {  # name folder
   local name=$1 folder=$2
-  /usr/bin/time -v -o "$out/$name.time" "$kb" ingest --db "$out/$name.sqlite" --json --quiet "$folder" > "$out/$name.json" || true
+  /usr/bin/time -v -o "$out/$name.time" "$kb" ingest --db "$out/$name.sqlite" --json --quiet --no-embed "$folder" > "$out/$name.json" || true
   python3 - "$out/$name.json" "$out/$name.time" "$name" <<'PY'
 import json, sys, re
 s = json.load(open(sys.argv[1])); t = open(sys.argv[2]).read()
