@@ -28,6 +28,7 @@ struct SearchCommand: AsyncParsableCommand {
             if let limit, limit < 1 { throw KBError(.invalidArgument, "--limit must be at least 1.") }
             let kb = try KnowledgeBase(configuration: try options.configuration())
             let response = try kb.search(query.joined(separator: " "), limit: limit, mode: mode)
+            for warning in response.warnings { Terminal.printWarning("warning: \(warning)") }
             if options.json {
                 JSONOutput.print(response)
                 return 0

@@ -152,6 +152,23 @@ final class HashingEmbedder: Embedder, @unchecked Sendable {
         #expect(coverage.allSatisfy { $0.vectors == 6 })
     }
 
+    @Test func aMissingModelFallsBackToKeywordsWithAWarning() throws {
+        let folder = TemporaryFolder()
+        folder.write("docs/a.md", "Apples grow on trees.\n")
+        let kb = try Self.knowledgeBase(folder, embedder: HashingEmbedder())
+        _ = try kb.ingest()
+        // A new process without that model: the default search still answers, by keywords.
+        var configuration = kb.configuration
+        configuration.modelsFolder = folder.path + "/no-models"
+        let later = try KnowledgeBase(configuration: configuration)
+        let response = try later.search("apples")
+        #expect(response.mode == "keyword")
+        #expect(response.results.count == 1)
+        #expect(response.warnings.first?.hasPrefix("Searched by keywords only: Unknown embedding model hashing-test") == true)
+        // Asking for vectors explicitly is an error that says why.
+        expectKBError(.invalidArgument) { try later.search("apples", mode: .vector) }
+    }
+
     @Test func dimensionMismatchIsRefusedAndNothingIsLost() throws {
         let folder = TemporaryFolder()
         folder.write("docs/a.md", "Some text.\n")

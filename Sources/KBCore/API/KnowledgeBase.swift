@@ -92,8 +92,22 @@ public final class KnowledgeBase: Sendable {
 
     /// The retriever for a mode; nil mode means hybrid when vectors exist, keyword otherwise.
     func retriever(mode: SearchMode?) throws(KBError) -> any Retriever {
+        try retrieverAndWarnings(mode: mode).retriever
+    }
+
+    /// The retriever, and why the default fell back to keywords when it did.
+    func retrieverAndWarnings(mode: SearchMode?) throws(KBError) -> (retriever: any Retriever, warnings: [String]) {
         let keyword = KeywordRetriever(index: store, store: store)
-        if mode == .keyword { return keyword }
+        if mode == .keyword { return (keyword, []) }
+        do {
+            return (try vectorRetriever(mode: mode, keyword: keyword), [])
+        } catch where mode == nil && (error.code == .model || error.code == .endpoint || error.code == .invalidArgument) {
+            // Vectors exist but their model cannot be used here: keyword search still answers.
+            return (keyword, ["Searched by keywords only: \(error.message)"])
+        }
+    }
+
+    private func vectorRetriever(mode: SearchMode?, keyword: KeywordRetriever) throws(KBError) -> any Retriever {
         guard let chosen = try searchModel(coverage: try store.embeddingCoverage()) else {
             if mode == nil { return keyword }
             throw KBError(.invalidArgument, "No vectors in \(store.location) yet, so --mode \(mode!.rawValue) cannot run. Run `kb ingest` with an embedding model installed (scripts/setup.sh), or use --mode keyword.")
@@ -131,12 +145,12 @@ public final class KnowledgeBase: Sendable {
     public func search(_ query: String, limit: Int? = nil, mode: SearchMode? = nil) throws(KBError) -> SearchResponse {
         let started = Date()
         let analyzed = try QueryAnalyzer.analyze(query)
-        let retriever = try self.retriever(mode: mode)
+        let (retriever, warnings) = try retrieverAndWarnings(mode: mode)
         let retrieved = try retriever.retrieve(analyzed, limit: max(1, limit ?? configuration.searchLimit))
         let matcher = TermMatcher(analyzed)
         return SearchResponse(query: analyzed.normalized, language: analyzed.language, mode: retriever.mode,
                               results: retrieved.map { Self.hit($0, matcher: matcher) },
-                              seconds: Date().timeIntervalSince(started))
+                              seconds: Date().timeIntervalSince(started), warnings: warnings)
     }
 
     static func hit(_ retrieved: RetrievedPassage, matcher: TermMatcher) -> SearchHit {

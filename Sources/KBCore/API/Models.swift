@@ -129,6 +129,8 @@ public struct SearchResponse: Sendable, Equatable, Codable {
     public var mode: String
     public var results: [SearchHit]
     public var seconds: Double
+    /// Why the search ran differently from what was asked (for example keyword-only because the model is missing).
+    public var warnings: [String] = []
 }
 
 /// A source an answer cites.
