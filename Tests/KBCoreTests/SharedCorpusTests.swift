@@ -15,8 +15,13 @@ import Testing
         let reported = Set(summary.failed.map(\.path) + summary.skipped.map(\.path))
         #expect(summary.added + reported.count == files.count)
         for failure in summary.failed { #expect(!failure.error.isEmpty) }
-        #expect(summary.failed.map { ($0.path as NSString).lastPathComponent } == ["binary_png_renamed.txt"])
-        for skip in summary.skipped where skip.path.hasSuffix(".pdf") || skip.path.hasSuffix(".docx") || skip.path.hasSuffix(".epub") {
+        let reasons = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
+        #expect(reasons.count == 4)
+        #expect(reasons["binary_png_renamed.txt"] == "binary content (PNG image) under a text file extension")
+        #expect(reasons["encrypted_password.pdf"] == "encrypted (the PDF needs a password)")
+        #expect(reasons["scanned_linn_image_only.pdf"] == "no text layer (scanned?); kb does not do OCR")
+        #expect(reasons["invalid_header_only.pdf"]?.hasPrefix("damaged: ") == true)
+        for skip in summary.skipped where skip.path.hasSuffix(".docx") || skip.path.hasSuffix(".epub") {
             #expect(skip.reason.hasPrefix("unsupported file type"))
         }
         // Known phrases from each family are searchable.
@@ -24,10 +29,14 @@ import Testing
                               ("DeepMind", "qq_zh_source.html"), ("SNB22", "steel_datasheet_utf16.html"),
                               ("维基大典", ""), ("維基大典", "zh_tw_big5.txt"), ("Doylestown", "utf16_bom.txt"),
                               ("空调", "zh_utf8_gb50736_standard.txt"), ("Washington", "factbook.xml"),
-                              ("Kaffee", "fake_html_cp1252.html"), ("können", "umlauts_latin1.md")] where !file.isEmpty {
+                              ("Kaffee", "fake_html_cp1252.html"), ("können", "umlauts_latin1.md"),
+                              ("LayoutParser toolkit", "layout_parser_paper_2p.pdf"), ("常见问题集", "ctex_faq_zh.pdf")] where !file.isEmpty {
             let top = try kb.search(query, limit: 3).results.map { ($0.path as NSString).lastPathComponent }
             #expect(top.contains(file), "\(query) should find \(file), got \(top)")
         }
+        // PDF passages carry their page.
+        let pdfHit = try #require(try kb.search("LayoutParser", limit: 5).results.first { $0.path.hasSuffix(".pdf") })
+        #expect(pdfHit.page != nil)
         #expect(try kb.consistencyProblems().isEmpty)
     }
 }

@@ -37,6 +37,8 @@ public struct StructuredChunker: Chunker {
                 while let last = headings.last, last.level >= block.level { headings.removeLast() }
                 headings.append((block.level, block.title ?? String(String.UnicodeScalarView(scalars[block.range]))))
             } else {
+                // A new page starts a new chunk, so a citation names one page.
+                if let last = sectionBlocks.last, document.blocks[last].page != block.page { flushSection() }
                 sectionBlocks.append(index)
             }
         }

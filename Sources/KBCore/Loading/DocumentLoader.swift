@@ -52,6 +52,14 @@ public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(String)
     case malformed(String)
     case noText
+    /// A PDF protected by a password.
+    case encrypted
+    /// A PDF whose pages are images only.
+    case noTextLayer
+    /// A file the format's tool could not read; carries the tool's message.
+    case damaged(String)
+    /// A tool kb needs for this format is not installed.
+    case missingTool(String)
 
     public var description: String {
         switch self {
@@ -63,6 +71,10 @@ public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadable(let why): return "cannot read the file: \(why)"
         case .malformed(let why): return "cannot parse the file: \(why)"
         case .noText: return "no text (empty or white space only)"
+        case .encrypted: return "encrypted (the PDF needs a password)"
+        case .noTextLayer: return "no text layer (scanned?); kb does not do OCR"
+        case .damaged(let message): return "damaged: \(message)"
+        case .missingTool(let what): return "\(what) is not installed; run scripts/setup.sh"
         }
     }
 
@@ -98,7 +110,7 @@ public struct LoaderRegistry: Sendable {
 
     /// The built-in loaders.
     public static let standard = LoaderRegistry([
-        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(),
+        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(), PDFLoader(), DelimitedTextLoader(),
     ])
 
     /// The loader for a file, by extension.

@@ -40,6 +40,13 @@ public struct PlainTextLoader: DocumentLoader {
 
     public func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument {
         let decoded = try TextDecoder.decode(data)
+        // The content decides: an HTML page saved as .txt is read as HTML.
+        let head = decoded.text.prefix(512).drop(while: { $0.isWhitespace }).lowercased()
+        if head.hasPrefix("<!doctype html") || head.hasPrefix("<html") {
+            var document = try HTMLLoader().load(data, url: url)
+            document.format = "html"
+            return document
+        }
         let scalars = Array(decoded.text.unicodeScalars)
         var blocks: [TextBlock] = []
         var paragraph: (start: Int, end: Int, line: Int)?

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import KBCore
+
+/// Builds a small, valid PDF with one text line per page (Helvetica, ASCII).
+func makePDF(pages: [String]) -> Data {
+    var objects: [String] = []
+    let pageCount = pages.count
+    // 1: catalog, 2: pages, 3: font, then per page: page object and content stream.
+    objects.append("<< /Type /Catalog /Pages 2 0 R >>")
+    let kids = (0..<pageCount).map { "\(4 + 2 * $0) 0 R" }.joined(separator: " ")
+    objects.append("<< /Type /Pages /Kids [\(kids)] /Count \(pageCount) >>")
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for (index, text) in pages.enumerated() {
+        objects.append("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents \(5 + 2 * index) 0 R >>")
+        let stream = "BT /F1 12 Tf 72 720 Td (\(text)) Tj ET"
+        objects.append("<< /Length \(stream.utf8.count) >>\nstream\n\(stream)\nendstream")
+    }
+    var body = "%PDF-1.4\n"
+    var offsets: [Int] = []
+    for (index, object) in objects.enumerated() {
+        offsets.append(body.utf8.count)
+        body += "\(index + 1) 0 obj\n\(object)\nendobj\n"
+    }
+    let xref = body.utf8.count
+    body += "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
+    for offset in offsets { body += String(format: "%010d 00000 n \n", offset) }
+    body += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+    return Data(body.utf8)
+}
+
+@Suite struct PDFTests {
+    static let available = FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext")
+
+    @Test(.enabled(if: available, "needs poppler-utils (scripts/setup.sh)"))
+    func pagesAreKeptForCitations() throws {
+        let folder = TemporaryFolder()
+        let path = folder.write("docs/paper.pdf", makePDF(pages: ["Alpha particles are helium nuclei.", "Beta decay emits electrons."]))
+        let document = try PDFLoader().load(Data(contentsOf: URL(fileURLWithPath: path)), url: URL(fileURLWithPath: path))
+        #expect(document.blocks.map(\.page) == [1, 2])
+        #expect(document.text.contains("Beta decay emits electrons."))
+        let kb = try folder.knowledgeBase()
+        _ = try kb.ingest(embed: false)
+        let hit = try #require(try kb.search("electrons").results.first)
+        #expect(hit.page == 2)
+        #expect(try kb.search("helium").results.first?.page == 1)
+    }
+
+    @Test(.enabled(if: available, "needs poppler-utils (scripts/setup.sh)"))
+    func brokenPDFsAreReportedWithTheirReason() throws {
+        let folder = TemporaryFolder()
+        folder.write("docs/empty-page.pdf", makePDF(pages: [""]))
+        folder.write("docs/truncated.pdf", "%PDF-1.4\n%%EOF\n")
+        folder.write("docs/good.md", "Fine.\n")
+        let kb = try folder.knowledgeBase()
+        let summary = try kb.ingest(embed: false)
+        let reasons = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
+        #expect(reasons["empty-page.pdf"] == "no text layer (scanned?); kb does not do OCR")
+        #expect(reasons["truncated.pdf"]?.hasPrefix("damaged: ") == true)
+        #expect(summary.added == 1)
+    }
+
+    @Test func hyphenatedLinesJoin() {
+        #expect(PDFLoader.joinLines(["a docu-", "ment here"]) == "a document here")
+        #expect(PDFLoader.joinLines(["中文第一行", "第二行"]) == "中文第一行第二行")
+        #expect(PDFLoader.joinLines(["one", "two"]) == "one\ntwo")
+    }
+}
+
+@Suite struct DelimitedTextTests {
+    @Test func rowsKeepTheirColumnNames() throws {
+        let csv = "name,capital,\"motto, official\"\nFrance,Paris,\"Liberté, égalité\"\nKenya,Nairobi,\"Harambee\nsecond line\"\n\nPeru,Lima,\"Firme y \"\"feliz\"\"\"\n"
+        let document = try DelimitedTextLoader().load(Data(csv.utf8), url: URL(fileURLWithPath: "/countries.csv"))
+        #expect(document.blocks.count == 3)
+        #expect(document.text(of: document.blocks[0]) == "name: France\ncapital: Paris\nmotto, official: Liberté, égalité")
+        #expect(document.text(of: document.blocks[1]).contains("motto, official: Harambee second line"))
+        #expect(document.text(of: document.blocks[2]).contains("motto, official: Firme y \"feliz\""))
+        #expect(document.blocks.map(\.startLine) == [2, 3, 6])
+        let tsv = try DelimitedTextLoader().load(Data("a\tb\n1\t2\n".utf8), url: URL(fileURLWithPath: "/t.tsv"))
+        #expect(tsv.text == "a: 1\nb: 2")
+        let semicolons = try DelimitedTextLoader().load(Data("x;y\n1;2\n".utf8), url: URL(fileURLWithPath: "/s.csv"))
+        #expect(semicolons.text == "x: 1\ny: 2")
+    }
+
+    @Test func aQuestionAboutAValueFindsItsRow() throws {
+        let folder = TemporaryFolder()
+        folder.write("docs/staff.csv", "name,department,phone\nAlice Wong,Radiology,5551\nBob Li,Cardiology,5552\n")
+        let kb = try folder.knowledgeBase()
+        _ = try kb.ingest(embed: false)
+        let hit = try #require(try kb.search("Cardiology phone").results.first)
+        #expect(hit.text.contains("name: Bob Li"))
+    }
+}
+
+@Suite struct ContentSniffingTests {
+    @Test func htmlSavedAsTextIsReadAsHTML() throws {
+        let html = "<!DOCTYPE html><html><head><title>T</title><script>var x = 1;</script></head><body><h1>Head</h1><p>Body text.</p></body></html>"
+        let document = try PlainTextLoader().load(Data(html.utf8), url: URL(fileURLWithPath: "/page.txt"))
+        #expect(document.format == "html")
+        #expect(document.title == "T")
+        #expect(!document.text.contains("var x"))
+        #expect(document.text.contains("Body text."))
+    }
+}
