@@ -102,3 +102,56 @@ func makePDF(pages: [String]) -> Data {
         #expect(document.text.contains("Body text."))
     }
 }
+
+@Suite struct SourceCodeTests {
+    @Test func swiftSplitsOnDeclarationsNotInsideFunctions() throws {
+        let code = """
+            import Foundation
+            import KBCore
+
+            /// Adds two numbers.
+            /// Second doc line.
+            @inlinable
+            public func add(_ a: Int, _ b: Int) -> Int {
+                let text = "a { brace in a string"
+
+                return a + b   // a } in a comment
+            }
+
+            struct Point {
+                var x: Int
+
+                func moved() -> Point { self }
+            }
+            """
+        let document = try SourceCodeLoader().load(Data(code.utf8), url: URL(fileURLWithPath: "/src/Math.swift"))
+        let headings = document.blocks.filter { $0.kind == .heading }.map(\.title)
+        #expect(headings == ["Math.swift › import Foundation", "Math.swift › func add", "Math.swift › struct Point"])
+        let bodies = document.blocks.filter { $0.kind == .code }.map { document.text(of: $0) }
+        #expect(bodies[1].hasPrefix("/// Adds two numbers."))
+        #expect(bodies[1].hasSuffix("return a + b   // a } in a comment\n}"))
+        #expect(bodies[2].contains("func moved()"))
+        let chunks = StructuredChunker().chunk(document)
+        #expect(chunks.map(\.heading) == ["Math.swift › import Foundation", "Math.swift › func add", "Math.swift › struct Point"])
+        #expect(chunks[1].startLine == 4)
+    }
+
+    @Test func pythonAndConfigFiles() throws {
+        let python = "import os\n\n\n@cache\ndef load(path):\n    if path:\n        return 1\n\n    return 2\n\nclass Store:\n    def get(self):\n        pass\n"
+        let units = SourceCodeLoader.units(python.components(separatedBy: "\n"), style: .indentation)
+        #expect(units.map(\.symbol) == ["import os", "def load", "class Store"])
+        #expect(units[1].lines == 3..<9)
+        let toml = "title = \"x\"\n\n[server]\nport = 8080\n\n[database]\npath = \"kb.sqlite\"\n"
+        #expect(SourceCodeLoader.units(toml.components(separatedBy: "\n"), style: .sections).map(\.symbol) == ["title", "[server]", "[database]"])
+    }
+
+    @Test func aQuestionFindsTheFunction() throws {
+        let folder = TemporaryFolder()
+        folder.write("docs/net.go", "package net\n\n// Retry sends the request again with exponential backoff.\nfunc Retry(request Request) error {\n\treturn nil\n}\n\nfunc Close() {}\n")
+        let kb = try folder.knowledgeBase()
+        _ = try kb.ingest(embed: false)
+        let hit = try #require(try kb.search("exponential backoff").results.first)
+        #expect(hit.heading == "net.go › func Retry")
+        #expect(hit.startLine == 3)
+    }
+}

@@ -110,7 +110,7 @@ public struct LoaderRegistry: Sendable {
 
     /// The built-in loaders.
     public static let standard = LoaderRegistry([
-        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(), PDFLoader(), DelimitedTextLoader(),
+        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(), PDFLoader(), DelimitedTextLoader(), SourceCodeLoader(),
     ])
 
     /// The loader for a file, by extension.
