@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System SQLite (Debian's libsqlite3-dev): FTS5 is compiled in.
@@ -19,7 +20,7 @@ let package = Package(
                        providers: [.apt(["libxml2-dev"])]),
         .target(
             name: "KBCore",
-            dependencies: ["CSQLite", "CLibXML2"],
+            dependencies: ["CSQLite", "CLibXML2", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .executableTarget(
@@ -36,7 +37,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KBCoreTests",
-            dependencies: ["KBCore"],
+            dependencies: ["KBCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils pkg-config time)
+packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils zlib1g-dev pkg-config time)
 
 missing=()
 for package in "${packages[@]}"; do

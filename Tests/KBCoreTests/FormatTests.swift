@@ -155,3 +155,68 @@ func makePDF(pages: [String]) -> Data {
         #expect(hit.startLine == 3)
     }
 }
+
+import ZIPFoundation
+
+func makeZip(_ members: [(String, String)]) throws -> Data {
+    let archive = try Archive(data: Data(), accessMode: .create, pathEncoding: nil)
+    for (path, text) in members {
+        let data = Data(text.utf8)
+        try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
+            data.subdata(in: Int(position)..<(Int(position) + size))
+        }
+    }
+    return archive.data!
+}
+
+@Suite struct OfficeFormatTests {
+    static let word = "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
+
+    @Test func docxHeadingsListsTablesFootnotes() throws {
+        let document = """
+            <w:document \(Self.word)><w:body>
+            <w:p><w:pPr><w:pStyle w:val="Title"/></w:pPr><w:r><w:t>Handbook</w:t></w:r></w:p>
+            <w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Duties</w:t></w:r></w:p>
+            <w:p><w:r><w:t xml:space="preserve">The trustee </w:t></w:r><w:r><w:t>files reports.</w:t></w:r><w:r><w:footnoteReference w:id="1"/></w:r></w:p>
+            <w:p><w:pPr><w:numPr><w:ilvl w:val="0"/></w:numPr></w:pPr><w:r><w:t>Monthly reports</w:t></w:r></w:p>
+            <w:tbl><w:tr><w:tc><w:p><w:r><w:t>Form</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Due</w:t></w:r></w:p></w:tc></w:tr>
+            <w:tr><w:tc><w:p><w:r><w:t>UST-1</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Monday</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
+            <w:p><w:r><w:drawing/></w:r></w:p>
+            </w:body></w:document>
+            """
+        let footnotes = "<w:footnotes \(Self.word)><w:footnote w:id=\"0\"><w:p><w:r><w:t>separator</w:t></w:r></w:p></w:footnote><w:footnote w:id=\"1\"><w:p><w:r><w:t>See section 4.</w:t></w:r></w:p></w:footnote></w:footnotes>"
+        let data = try makeZip([("[Content_Types].xml", "<Types/>"), ("word/document.xml", document), ("word/footnotes.xml", footnotes)])
+        let extracted = try DOCXLoader().load(data, url: URL(fileURLWithPath: "/h.docx"))
+        #expect(extracted.title == "Handbook")
+        #expect(extracted.blocks.filter { $0.kind == .heading }.map(\.title) == ["Handbook", "Duties", "Footnotes"])
+        #expect(extracted.text.contains("The trustee files reports."))
+        #expect(extracted.text.contains("- Monthly reports"))
+        #expect(extracted.text.contains("Form | Due\nUST-1 | Monday"))
+        #expect(extracted.text.contains("[1] See section 4."))
+        #expect(!extracted.text.contains("separator"))
+        let chunks = StructuredChunker().chunk(extracted)
+        #expect(chunks.first?.heading == "Handbook > Duties")
+        #expect(throws: LoadFailure.self) { try DOCXLoader().load(Data("not a zip".utf8), url: URL(fileURLWithPath: "/x.docx")) }
+    }
+
+    @Test func epubChaptersInSpineOrder() throws {
+        let data = try makeZip([
+            ("mimetype", "application/epub+zip"),
+            ("META-INF/container.xml", "<container><rootfiles><rootfile full-path=\"OEBPS/content.opf\"/></rootfiles></container>"),
+            ("OEBPS/content.opf", """
+                <package xmlns:dc="http://purl.org/dc/elements/1.1/"><metadata><dc:title>Snow Book</dc:title></metadata>
+                <manifest><item id="c2" href="two.xhtml"/><item id="c1" href="one%20a.xhtml"/></manifest>
+                <spine><itemref idref="c1"/><itemref idref="c2"/></spine></package>
+                """),
+            ("OEBPS/one a.xhtml", "<html><head><title>One</title></head><body><h2>Skating</h2><p>Skating on the lake.</p></body></html>"),
+            ("OEBPS/two.xhtml", "<html><head><title>Ski runs</title></head><body><p>Skiing down the slope.</p></body></html>"),
+        ])
+        let book = try EPUBLoader().load(data, url: URL(fileURLWithPath: "/b.epub"))
+        #expect(book.title == "Snow Book")
+        let headings = book.blocks.filter { $0.kind == .heading }
+        #expect(headings.map(\.title) == ["Skating", "Ski runs"])
+        #expect(headings.map(\.level) == [1, 1])
+        #expect(book.text.range(of: "Skating on the lake.")!.lowerBound < book.text.range(of: "Skiing down the slope.")!.lowerBound)
+        #expect(StructuredChunker().chunk(book).map(\.heading) == ["Skating", "Ski runs"])
+    }
+}

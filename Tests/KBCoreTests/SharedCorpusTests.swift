@@ -30,7 +30,9 @@ import Testing
                               ("维基大典", ""), ("維基大典", "zh_tw_big5.txt"), ("Doylestown", "utf16_bom.txt"),
                               ("空调", "zh_utf8_gb50736_standard.txt"), ("Washington", "factbook.xml"),
                               ("Kaffee", "fake_html_cp1252.html"), ("können", "umlauts_latin1.md"),
-                              ("LayoutParser toolkit", "layout_parser_paper_2p.pdf"), ("常见问题集", "ctex_faq_zh.pdf")] where !file.isEmpty {
+                              ("LayoutParser toolkit", "layout_parser_paper_2p.pdf"), ("常见问题集", "ctex_faq_zh.pdf"),
+                              ("standing trustee", "handbook_1p.docx"), ("Nested Table", "docx_tables.docx"),
+                              ("Winter Sports in Switzerland", "winter_sports_gutenberg.epub")] where !file.isEmpty {
             let top = try kb.search(query, limit: 3).results.map { ($0.path as NSString).lastPathComponent }
             #expect(top.contains(file), "\(query) should find \(file), got \(top)")
         }

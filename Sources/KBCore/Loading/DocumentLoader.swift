@@ -110,7 +110,7 @@ public struct LoaderRegistry: Sendable {
 
     /// The built-in loaders.
     public static let standard = LoaderRegistry([
-        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(), PDFLoader(), DelimitedTextLoader(), SourceCodeLoader(),
+        PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(), PDFLoader(), DelimitedTextLoader(), SourceCodeLoader(), DOCXLoader(), EPUBLoader(),
     ])
 
     /// The loader for a file, by extension.
