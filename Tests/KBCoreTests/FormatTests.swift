@@ -220,3 +220,18 @@ func makeZip(_ members: [(String, String)]) throws -> Data {
         #expect(StructuredChunker().chunk(book).map(\.heading) == ["Skating", "Ski runs"])
     }
 }
+
+@Suite struct ContentRoutingTests {
+    @Test func contentWinsOverATextExtension() throws {
+        let folder = TemporaryFolder()
+        let docx = try makeZip([("word/document.xml", "<w:document \(OfficeFormatTests.word)><w:body><w:p><w:r><w:t>Hidden Word text.</w:t></w:r></w:p></w:body></w:document>")])
+        folder.write("docs/report.txt", docx)
+        if PDFTests.available { folder.write("docs/paper.md", makePDF(pages: ["Quarks are elementary particles."])) }
+        let kb = try folder.knowledgeBase()
+        let summary = try kb.ingest(embed: false)
+        #expect(summary.failed.isEmpty)
+        #expect(try kb.search("Hidden Word").results.first?.path.hasSuffix("report.txt") == true)
+        if PDFTests.available { #expect(try kb.search("quarks").results.first?.page == 1) }
+        #expect(try kb.ingest(embed: false).unchanged == summary.added)
+    }
+}

@@ -179,7 +179,8 @@ public struct Ingestor: Sendable {
         }
 
         let extracted: ExtractedDocument
-        do { extracted = try loader.load(data, url: URL(fileURLWithPath: file.path)) } catch { return try fail(error) }
+        let url = URL(fileURLWithPath: file.path)
+        do { extracted = try (registry.loader(for: url, content: data) ?? loader).load(data, url: url) } catch { return try fail(error) }
         let drafts = chunker.chunk(extracted)
         guard !drafts.isEmpty else { return try fail(.noText) }
         let prepared = drafts.map(PreparedChunk.init)

@@ -119,6 +119,22 @@ public struct LoaderRegistry: Sendable {
         return loaders.first { $0.fileExtensions.contains(ext) }
     }
 
+    /// The loader for a file whose bytes are known: the content wins over a text extension, so a PDF,
+    /// Word document or EPUB saved as `.txt` is still read as what it is.
+    public func loader(for url: URL, content: Data) -> (any DocumentLoader)? {
+        let byExtension = loader(for: url)
+        guard byExtension is PlainTextLoader || byExtension is MarkdownLoader else { return byExtension }
+        let head = content.prefix(4096)
+        var detected: String?
+        if head.starts(with: Array("%PDF".utf8)) { detected = "pdf" }
+        else if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            if head.range(of: Data("word/".utf8)) != nil { detected = "docx" }
+            else if head.range(of: Data("application/epub+zip".utf8)) != nil { detected = "epub" }
+        }
+        guard let detected else { return byExtension }
+        return loaders.first { $0.fileExtensions.contains(detected) } ?? byExtension
+    }
+
     /// Every extension a loader handles.
     public var supportedExtensions: [String] { loaders.flatMap(\.fileExtensions).sorted() }
 }
