@@ -7,7 +7,8 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest",
         abstract: "Add files and folders to the knowledge base, or bring them up to date.",
         discussion: """
-            Reads .txt, .md/.markdown, .html/.htm and .xml files; other files are listed as skipped. \
+            Reads text, Markdown, HTML, XML, PDF, DOCX, EPUB, CSV/TSV, source code and config files; other \
+            files are listed as skipped. New chunks are embedded with the embedding model (see `kb models`). \
             Unchanged files are not read again; changed files are re-chunked; deleted files are removed. \
             With no PATH, ingests the configured knowledge folders (default: ./KnowledgeBase). \
             Exit status 3 when some files could not be ingested (they are listed with the reason).

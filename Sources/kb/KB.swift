@@ -10,7 +10,8 @@ struct KB: AsyncParsableCommand {
         abstract: "A local knowledge assistant: ingest a folder of documents, search it, ask it questions.",
         discussion: """
             Exit status: 0 success; 3 ingest finished but some files failed; 64 bad usage or empty query; \
-            65 not a kb database, or a damaged one; 66 path or knowledge base not found; 70 database error; \
+            65 not a kb database, or a damaged one; 66 path or knowledge base not found; 69 embedding endpoint \
+            failed; 70 database error; \
             73 cannot open or create the database; 74 I/O error; 75 database busy (another ingest running); \
             78 bad configuration; 130 interrupted.
             """,

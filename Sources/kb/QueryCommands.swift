@@ -5,7 +5,7 @@ import KBCore
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Keyword (BM25) search over the knowledge base, Chinese and English.",
+        abstract: "Search the knowledge base: hybrid (keyword BM25 + vectors) once vectors exist, Chinese and English.",
         discussion: "Each hit shows its file, line range, heading path and a snippet with the matched terms highlighted."
     )
 
