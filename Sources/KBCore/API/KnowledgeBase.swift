@@ -140,13 +140,16 @@ public final class KnowledgeBase: Sendable {
 
     // MARK: Search
 
+    /// The most results one search returns, whatever is asked.
+    public static let maximumResults = 1000
+
     /// Searches: keyword (BM25), vector, or hybrid (the default once vectors exist).
     /// Throws ``KBError/Code/invalidArgument`` for an empty query.
     public func search(_ query: String, limit: Int? = nil, mode: SearchMode? = nil) throws(KBError) -> SearchResponse {
         let started = Date()
         let analyzed = try QueryAnalyzer.analyze(query)
         let (retriever, warnings) = try retrieverAndWarnings(mode: mode)
-        let retrieved = try retriever.retrieve(analyzed, limit: max(1, limit ?? configuration.searchLimit))
+        let retrieved = try retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, limit ?? configuration.searchLimit)))
         let matcher = TermMatcher(analyzed)
         return SearchResponse(query: analyzed.normalized, language: analyzed.language, mode: retriever.mode,
                               results: retrieved.map { Self.hit($0, matcher: matcher) },
@@ -171,7 +174,7 @@ public final class KnowledgeBase: Sendable {
         let started = Date()
         let analyzed = try QueryAnalyzer.analyze(question)
         let retriever = try self.retriever(mode: mode)
-        let retrieved = try retriever.retrieve(analyzed, limit: max(1, passages ?? configuration.askPassages))
+        let retrieved = try retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, passages ?? configuration.askPassages)))
         let matcher = TermMatcher(analyzed)
         let hits = retrieved.map { Self.hit($0, matcher: matcher) }
         guard !retrieved.isEmpty else {

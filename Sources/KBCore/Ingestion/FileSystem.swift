@@ -54,7 +54,10 @@ struct FileWalker {
         for name in names where !name.hasPrefix(".") {
             let path = folder == "/" ? "/" + name : folder + "/" + name
             guard let entry = FileInfo.stat(path) else {
+                let missing = errno == ENOENT || errno == ENOTDIR
                 result.failed.append(IngestFailure(path: path, error: "cannot read the file: \(FileInfo.lastErrorOr("broken symbolic link"))"))
+                // Not a vanished file (permissions, I/O): nothing under this folder counts as deleted.
+                if !missing { result.unreadableFolders.append(folder) }
                 continue
             }
             if entry.isDirectory {
@@ -99,6 +102,13 @@ struct FileInfo {
         return FileInfo(isDirectory: type == S_IFDIR, isRegular: type == S_IFREG, size: Int(buffer.st_size),
                         modifiedAt: Double(buffer.st_mtim.tv_sec) + Double(buffer.st_mtim.tv_nsec) / 1e9,
                         device: UInt64(buffer.st_dev), inode: UInt64(buffer.st_ino))
+    }
+
+    /// True only when the path does not exist (ENOENT/ENOTDIR) — not when it cannot be examined.
+    static func isMissing(_ path: String) -> Bool {
+        var buffer = Glibc.stat()
+        if posixStat(path, &buffer) == 0 { return false }
+        return errno == ENOENT || errno == ENOTDIR
     }
 
     static func lastErrorOr(_ fallback: String) -> String {

@@ -74,6 +74,9 @@ public struct Ingestor: Sendable {
         let walk = walker.walk(paths)
         summary.skipped = walk.skipped
         summary.failed = walk.failed
+        counts.failed += walk.failed.count
+        for failure in walk.failed { try store.recordFailure(path: failure.path, reason: failure.error, runID: runID) }
+        let previouslyFailed = Set(try store.failures().map(\.path))
 
         let stored = try store.documents()
         var byPath: [String: DocumentRecord] = [:]
@@ -91,6 +94,8 @@ public struct Ingestor: Sendable {
             if isCancelled() { summary.interrupted = true; break }
             let outcome = try ingestFile(file, existing: byPath[file.path], byHash: byHash, walkedPaths: walkedPaths,
                                          movedFrom: &movedFrom, runID: runID, summary: &summary)
+            // A file that failed before and is fine now (its old version was kept) is no longer failed.
+            if outcome.kind == .unchanged && previouslyFailed.contains(file.path) { try store.clearFailures(paths: [file.path]) }
             bytesDone += file.size
             switch outcome.kind {
             case .added: counts.added += 1
@@ -111,15 +116,17 @@ public struct Ingestor: Sendable {
             for document in stored where !walkedPaths.contains(document.path) && !movedFrom.contains(document.path) {
                 guard paths.contains(where: { document.path == $0 || document.path.hasPrefix($0 + "/") }) else { continue }
                 guard !walk.unreadableFolders.contains(where: { document.path.hasPrefix($0 + "/") }) else { continue }
-                // Still there but now unsupported or excluded? Only a missing file counts as deleted.
-                if FileInfo.stat(document.path)?.isRegular == true && walker.registry.loader(for: URL(fileURLWithPath: document.path)) != nil
-                    && !document.path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+                // Only a file that is really gone, or now hidden or unsupported, leaves the index; one that
+                // cannot be examined (permissions, I/O errors) keeps its document.
+                let hidden = document.path.split(separator: "/").contains(where: { $0.hasPrefix(".") })
+                let unsupported = walker.registry.loader(for: URL(fileURLWithPath: document.path)) == nil
+                guard FileInfo.isMissing(document.path) || hidden || unsupported else { continue }
                 summary.chunksRemoved += try store.removeDocument(id: document.id)
                 summary.removed += 1
                 counts.removed += 1
             }
             let stale = try store.failures().map(\.path).filter { path in
-                paths.contains { path == $0 || path.hasPrefix($0 + "/") } && FileInfo.stat(path) == nil
+                paths.contains { path == $0 || path.hasPrefix($0 + "/") } && FileInfo.isMissing(path)
             }
             try store.clearFailures(paths: stale)
         }
@@ -169,13 +176,20 @@ public struct Ingestor: Sendable {
             summary.unchanged += 1
             return Outcome(kind: .unchanged)
         }
+        // A file that moved: the same bytes as a document whose file is gone.
+        var renamedFrom: DocumentRecord?
         if existing == nil, let original = byHash[hash]?.first(where: {
-            $0.fingerprint == fingerprint && !walkedPaths.contains($0.path) && !movedFrom.contains($0.path) && FileInfo.stat($0.path) == nil
+            $0.fingerprint == fingerprint && !walkedPaths.contains($0.path) && !movedFrom.contains($0.path) && FileInfo.isMissing($0.path)
         }) {
-            try store.moveDocument(id: original.id, to: file.path, modifiedAt: file.modifiedAt)
             movedFrom.insert(original.path)
-            summary.moved += 1
-            return Outcome(kind: .moved, detail: "from \(original.path)")
+            if (original.path as NSString).lastPathComponent == (file.path as NSString).lastPathComponent {
+                try store.moveDocument(id: original.id, to: file.path, modifiedAt: file.modifiedAt)
+                summary.moved += 1
+                return Outcome(kind: .moved, detail: "from \(original.path)")
+            }
+            // Renamed: headings and titles can contain the file name, so it is re-chunked in place;
+            // chunks whose text is unchanged keep their ids and vectors.
+            renamedFrom = original
         }
 
         let extracted: ExtractedDocument
@@ -184,15 +198,20 @@ public struct Ingestor: Sendable {
         let drafts = chunker.chunk(extracted)
         guard !drafts.isEmpty else { return try fail(.noText) }
         let prepared = drafts.map(PreparedChunk.init)
-        let record = DocumentRecord(id: existing?.id ?? 0, path: file.path, contentHash: hash, size: file.size,
+        let replacing = existing?.id ?? renamedFrom?.id
+        let record = DocumentRecord(id: replacing ?? 0, path: file.path, contentHash: hash, size: file.size,
                                     modifiedAt: file.modifiedAt, format: extracted.format, encoding: extracted.encoding,
                                     title: extracted.title, fingerprint: fingerprint, chunkCount: drafts.count,
                                     ingestedAt: Date().timeIntervalSince1970)
-        let stats = try store.saveDocument(record, chunks: prepared, replacing: existing?.id)
+        let stats = try store.saveDocument(record, chunks: prepared, replacing: replacing)
         summary.chunksAdded += stats.inserted
         summary.chunksReused += stats.reused
         summary.chunksRemoved += stats.removed
         let detail = "\(drafts.count) chunks, \(extracted.encoding ?? "?")"
+        if let renamedFrom {
+            summary.moved += 1
+            return Outcome(kind: .moved, detail: "from \(renamedFrom.path), \(detail)")
+        }
         if existing != nil {
             summary.updated += 1
             return Outcome(kind: .updated, detail: detail)

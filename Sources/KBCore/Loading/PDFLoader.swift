@@ -91,8 +91,9 @@ public struct PDFLoader: DocumentLoader {
         process.standardInput = FileHandle.nullDevice
         do { try process.run() } catch { throw .missingTool("pdftotext (\(error.localizedDescription))") }
         let timer = DispatchSource.makeTimerSource(queue: .global())
+        let timedOut = DataBox()
         timer.schedule(deadline: .now() + timeout)
-        timer.setEventHandler { if process.isRunning { process.terminate() } }
+        timer.setEventHandler { if process.isRunning { timedOut.data = Data([1]); process.terminate() } }
         timer.resume()
         // Read both pipes concurrently so a full stderr pipe cannot block the tool.
         let errorBox = DataBox()
@@ -103,7 +104,10 @@ public struct PDFLoader: DocumentLoader {
         group.wait()
         process.waitUntilExit()
         timer.cancel()
-        if process.terminationReason == .uncaughtSignal { throw .damaged("pdftotext did not finish within \(Int(timeout)) s") }
+        if process.terminationReason == .uncaughtSignal {
+            throw .damaged(timedOut.data.isEmpty ? "pdftotext crashed (signal \(process.terminationStatus))"
+                                                 : "pdftotext did not finish within \(Int(timeout)) s")
+        }
         return Output(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: errorBox.data, as: UTF8.self))
     }
 }

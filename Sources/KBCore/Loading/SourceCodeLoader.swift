@@ -120,12 +120,21 @@ public struct SourceCodeLoader: DocumentLoader {
     static func braceBalance(_ line: String) -> Int {
         var balance = 0
         var quote: Character?
+        var escaped = false
         var previous: Character = " "
-        for character in line {
+        let characters = Array(line)
+        for (index, character) in characters.enumerated() {
             if let q = quote {
-                if character == q && previous != "\\" { quote = nil }
-            } else if character == "\"" || character == "'" || character == "`" {
+                if escaped { escaped = false }
+                else if character == "\\" { escaped = true }
+                else if character == q { quote = nil }
+            } else if character == "\"" || character == "`" {
                 quote = character
+            } else if character == "'" {
+                // A character literal ('x', '\n'), not an apostrophe or a Rust lifetime ('a).
+                let next = index + 1 < characters.count ? characters[index + 1] : " "
+                let afterNext = index + 2 < characters.count ? characters[index + 2] : " "
+                if next == "\\" || afterNext == "'" { quote = character }
             } else if character == "/" && previous == "/" {
                 break
             } else if character == "{" { balance += 1 }

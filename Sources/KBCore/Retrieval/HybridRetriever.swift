@@ -61,16 +61,22 @@ public enum Fusion: Sendable, Equatable {
     /// Parses `rrf`, `rrf:K`, `score` or `score:ALPHA`.
     public init?(_ text: String) {
         let parts = text.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
+        let value = parts.count > 1 ? Double(parts[1]) : nil
+        if parts.count > 1 && !(value?.isFinite ?? false) { return nil }
         switch parts.first {
-        case "rrf": self = .reciprocalRank(k: parts.count > 1 ? (Double(parts[1]) ?? 20) : 20)
-        case "score": self = .score(keywordShare: parts.count > 1 ? min(1, max(0, Double(parts[1]) ?? 0.5)) : 0.5)
+        case "rrf":
+            guard (value ?? 20) >= 0, (value ?? 20) <= 100_000 else { return nil }
+            self = .reciprocalRank(k: value ?? 20)
+        case "score":
+            guard (0...1).contains(value ?? 0.5) else { return nil }
+            self = .score(keywordShare: value ?? 0.5)
         default: return nil
         }
     }
 
     public var name: String {
         switch self {
-        case .reciprocalRank(let k): return "rrf:\(Int(k))"
+        case .reciprocalRank(let k): return k == k.rounded() ? "rrf:\(Int(k))" : "rrf:\(k)"
         case .score(let alpha): return "score:\(alpha)"
         }
     }

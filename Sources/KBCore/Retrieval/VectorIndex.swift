@@ -25,7 +25,7 @@ public final class FlatVectorIndex: VectorIndex {
 
     public func nearest(_ query: [Float], limit: Int) -> [(chunkID: Int, score: Float)] {
         guard limit > 0, !ids.isEmpty, query.count == dimension else { return [] }
-        var heap = TopK(capacity: limit)
+        var heap = TopK(capacity: min(limit, ids.count))
         let d = dimension
         values.withUnsafeBufferPointer { matrix in
             query.withUnsafeBufferPointer { q in
@@ -64,7 +64,7 @@ struct TopK {
 
     init(capacity: Int) {
         self.capacity = capacity
-        items.reserveCapacity(capacity)
+        items.reserveCapacity(min(capacity, 4096))
     }
 
     @inline(__always)

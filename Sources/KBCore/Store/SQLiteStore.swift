@@ -64,6 +64,8 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         try connection.execute("PRAGMA synchronous = NORMAL")
         for migration in SchemaMigrations.all where migration.version > version {
             try connection.transaction { () throws(KBError) in
+                // Another process may have applied it while this one waited for the write lock.
+                guard (try connection.scalar("PRAGMA user_version").int ?? 0) < migration.version else { return }
                 try connection.execute(migration.sql)
                 try connection.execute("PRAGMA application_id = \(Self.applicationID)")
                 try connection.execute("PRAGMA user_version = \(migration.version)")
