@@ -114,7 +114,7 @@ public final class KnowledgeBase: Sendable {
         }
         let model = chosen.model
         let embedder = try embedder(named: model)
-        let index = try models.index(model, count: chosen.vectors) { () throws(KBError) in
+        let index = try models.index(model, state: "\(chosen.vectors)@\(chosen.updatedAt)") { () throws(KBError) in
             FlatVectorIndex(try store.loadVectors(model: model))
         }
         let vector = VectorRetriever(embedder: embedder, index: index, store: store)
@@ -242,7 +242,7 @@ public enum SearchMode: String, Sendable, CaseIterable, Codable {
 final class ModelCache: @unchecked Sendable {
     private let lock = NSLock()
     private var embedders: [String: any Embedder] = [:]
-    private var indexes: [String: (count: Int, index: FlatVectorIndex)] = [:]
+    private var indexes: [String: (state: String, index: FlatVectorIndex)] = [:]
 
     func embedder(_ name: String, load: () throws(KBError) -> any Embedder) throws(KBError) -> any Embedder {
         lock.lock(); defer { lock.unlock() }
@@ -256,12 +256,12 @@ final class ModelCache: @unchecked Sendable {
         lock.lock(); embedders[embedder.model] = embedder; lock.unlock()
     }
 
-    /// The index for a model, reloaded when the number of stored vectors changed.
-    func index(_ model: String, count: Int, load: () throws(KBError) -> FlatVectorIndex) throws(KBError) -> FlatVectorIndex {
+    /// The index for a model, reloaded when its vectors changed (their number or the newest write).
+    func index(_ model: String, state: String, load: () throws(KBError) -> FlatVectorIndex) throws(KBError) -> FlatVectorIndex {
         lock.lock(); defer { lock.unlock() }
-        if let cached = indexes[model], cached.count == count { return cached.index }
+        if let cached = indexes[model], cached.state == state { return cached.index }
         let loaded = try load()
-        indexes[model] = (count, loaded)
+        indexes[model] = (state, loaded)
         return loaded
     }
 }

@@ -81,6 +81,10 @@ public struct EmbeddingCoverage: Sendable, Equatable, Codable {
     public var model: String
     public var dimension: Int
     public var vectors: Int
+    /// When the newest vector was written (seconds since 1970); with `vectors`, identifies the set's state.
+    public var updatedAt: Double = 0
+
+    enum CodingKeys: String, CodingKey { case model, dimension, vectors, updatedAt = "updated_at" }
 }
 
 /// All of one model's vectors, loaded for search.

@@ -348,8 +348,8 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
 
     public func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage] {
         try locked { () throws(KBError) in
-            try connection.query("SELECT model, max(dimension), count(*) FROM embeddings GROUP BY model ORDER BY model").map {
-                EmbeddingCoverage(model: $0.string(0), dimension: $0.int(1), vectors: $0.int(2))
+            try connection.query("SELECT model, max(dimension), count(*), max(created_at) FROM embeddings GROUP BY model ORDER BY model").map {
+                EmbeddingCoverage(model: $0.string(0), dimension: $0.int(1), vectors: $0.int(2), updatedAt: $0.double(3))
             }
         }
     }
