@@ -76,6 +76,10 @@ func makePDF(pages: [String]) -> Data {
         #expect(document.text(of: document.blocks[1]).contains("motto, official: Harambee second line"))
         #expect(document.text(of: document.blocks[2]).contains("motto, official: Firme y \"feliz\""))
         #expect(document.blocks.map(\.startLine) == [2, 3, 6])
+        #expect(document.blocks.map(\.endLine) == [2, 4, 6])   // a quoted field spans lines 3-4
+        let chunks = StructuredChunker(options: ChunkingOptions(maxTokens: 20, overlapTokens: 0)).chunk(document)
+        #expect(chunks.allSatisfy { $0.endLine <= 6 })
+        #expect(chunks.first?.startLine == 2)
         let tsv = try DelimitedTextLoader().load(Data("a\tb\n1\t2\n".utf8), url: URL(fileURLWithPath: "/t.tsv"))
         #expect(tsv.text == "a: 1\nb: 2")
         let semicolons = try DelimitedTextLoader().load(Data("x;y\n1;2\n".utf8), url: URL(fileURLWithPath: "/s.csv"))

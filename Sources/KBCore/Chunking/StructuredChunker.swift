@@ -81,8 +81,8 @@ public struct StructuredChunker: Chunker {
                 text: text,
                 heading: heading,
                 range: range,
-                startLine: line(of: range.lowerBound, in: startBlock, newlines),
-                endLine: line(of: range.upperBound - 1, in: endBlock, newlines),
+                startLine: startBlock.endLine != nil ? startBlock.startLine : line(of: range.lowerBound, in: startBlock, newlines),
+                endLine: endBlock.endLine ?? line(of: range.upperBound - 1, in: endBlock, newlines),
                 page: startBlock.page,
                 tokenCount: TokenEstimator.count(scalars, in: range),
                 contentHash: String(SHA256.hex(heading + "\u{1F}" + text).prefix(32))

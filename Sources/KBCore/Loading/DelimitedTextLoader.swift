@@ -36,7 +36,7 @@ public struct DelimitedTextLoader: DocumentLoader {
                 let name = index < names.count ? names[index] : "column \(index + 1)"
                 return "\(name): \(trimmed.replacingOccurrences(of: "\n", with: " "))"
             }
-            if !lines.isEmpty { builder.append(.table, lines.joined(separator: "\n"), line: row.line) }
+            if !lines.isEmpty { builder.append(.table, lines.joined(separator: "\n"), line: row.line, endLine: row.endLine) }
         }
         guard !builder.blocks.isEmpty else { throw .noText }
         return ExtractedDocument(format: format, encoding: decoded.encoding, title: url.deletingPathExtension().lastPathComponent,
@@ -44,8 +44,8 @@ public struct DelimitedTextLoader: DocumentLoader {
     }
 
     /// Rows with the 1-based line each starts on.
-    static func parse(_ text: String, delimiter: Character, quoted: Bool) -> [(fields: [String], line: Int)] {
-        var rows: [(fields: [String], line: Int)] = []
+    static func parse(_ text: String, delimiter: Character, quoted: Bool) -> [(fields: [String], line: Int, endLine: Int)] {
+        var rows: [(fields: [String], line: Int, endLine: Int)] = []
         var fields: [String] = []
         var field = ""
         var inQuotes = false
@@ -55,7 +55,7 @@ public struct DelimitedTextLoader: DocumentLoader {
         var pending: Character? = nil
         func endRow() {
             fields.append(field)
-            if !(fields.count == 1 && fields[0].trimmingCharacters(in: .whitespaces).isEmpty) { rows.append((fields, rowLine)) }
+            if !(fields.count == 1 && fields[0].trimmingCharacters(in: .whitespaces).isEmpty) { rows.append((fields, rowLine, line)) }
             fields = []
             field = ""
         }

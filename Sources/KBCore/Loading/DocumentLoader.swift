@@ -18,9 +18,14 @@ public struct TextBlock: Sendable, Equatable {
     public var startLine: Int
     /// 1-based page, for paged formats.
     public var page: Int?
+    /// The block's last source line, when its text is not the source's lines (a CSV row rendered
+    /// as `column: value` lines); nil when lines can be counted in the text.
+    public var endLine: Int?
 
-    public init(kind: BlockKind, level: Int = 0, title: String? = nil, range: Range<Int>, startLine: Int, page: Int? = nil) {
+    public init(kind: BlockKind, level: Int = 0, title: String? = nil, range: Range<Int>, startLine: Int, page: Int? = nil,
+                endLine: Int? = nil) {
         self.kind = kind; self.level = level; self.title = title; self.range = range; self.startLine = startLine; self.page = page
+        self.endLine = endLine
     }
 }
 
@@ -145,14 +150,14 @@ struct DocumentTextBuilder {
     private(set) var count = 0
     private(set) var blocks: [TextBlock] = []
 
-    mutating func append(_ kind: BlockKind, _ text: String, line: Int, level: Int = 0, page: Int? = nil) {
+    mutating func append(_ kind: BlockKind, _ text: String, line: Int, level: Int = 0, page: Int? = nil, endLine: Int? = nil) {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return }
         if count > 0 { scalars.append(contentsOf: "\n\n".unicodeScalars); count += 2 }
         let start = count
         for scalar in trimmed.unicodeScalars { scalars.append(scalar); count += 1 }
         blocks.append(TextBlock(kind: kind, level: level, title: kind == .heading ? trimmed : nil,
-                                range: start..<count, startLine: max(1, line), page: page))
+                                range: start..<count, startLine: max(1, line), page: page, endLine: endLine))
     }
 
     var text: String { String(scalars) }
