@@ -19,7 +19,6 @@ enum BLAS {
     struct Library: @unchecked Sendable {
         let sgemm: SGEMM
         let setThreads: SetThreads?
-        let path: String
     }
 
     /// The loaded library, or why it could not be loaded.
@@ -46,7 +45,7 @@ enum BLAS {
         for name in ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"] {
             guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL), let symbol = dlsym(handle, "cblas_sgemm") else { continue }
             let threads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreads.self) }
-            return .success(Library(sgemm: unsafeBitCast(symbol, to: SGEMM.self), setThreads: threads, path: name))
+            return .success(Library(sgemm: unsafeBitCast(symbol, to: SGEMM.self), setThreads: threads))
         }
         return .failure(KBError(.model, "OpenBLAS is not installed (libopenblas0 with cblas_sgemm); run scripts/setup.sh, or apt-get install libopenblas-dev."))
     }

@@ -17,11 +17,7 @@ public struct HTMLLoader: DocumentLoader {
         let decoded = try TextDecoder.decode(data, declaredCharset: TextDecoder.declaredCharset(in: data))
         let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue | HTML_PARSE_NOWARNING.rawValue
                             | HTML_PARSE_NONET.rawValue | HTML_PARSE_IGNORE_ENC.rawValue | HTML_PARSE_COMPACT.rawValue)
-        let document: xmlDocPtr? = LibXML.withSilencedErrors {
-            decoded.text.withCString { pointer in
-                htmlReadMemory(pointer, Int32(strlen(pointer)), url.path, "UTF-8", options)
-            }
-        }
+        let document = LibXML.parse(decoded.text, name: url.path, html: true, options: options)
         guard let document else { throw .malformed("libxml2 could not parse the HTML") }
         defer { xmlFreeDoc(document) }
         var walker = MarkupWalker()
@@ -48,11 +44,7 @@ public struct XMLLoader: DocumentLoader {
         let options = Int32(XML_PARSE_RECOVER.rawValue | XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue
                             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_IGNORE_ENC.rawValue | XML_PARSE_NOCDATA.rawValue
                             | XML_PARSE_COMPACT.rawValue | XML_PARSE_HUGE.rawValue)
-        let document: xmlDocPtr? = LibXML.withSilencedErrors {
-            decoded.text.withCString { pointer in
-                xmlReadMemory(pointer, Int32(strlen(pointer)), url.path, "UTF-8", options)
-            }
-        }
+        let document = LibXML.parse(decoded.text, name: url.path, html: false, options: options)
         guard let document, let root = xmlDocGetRootElement(document) else {
             throw .malformed("not well-formed XML")
         }
@@ -77,6 +69,35 @@ enum LibXML {
         kb_xml_silence_errors()
         lock.unlock()
         return body()
+    }
+
+    /// Parses HTML or XML from memory with libxml2 (errors silenced, network off). `encoding` nil lets
+    /// libxml2 read the document's own declaration; kb passes "UTF-8" for text it already decoded.
+    static func parse(_ bytes: UnsafeRawBufferPointer, name: String, encoding: String?, html: Bool, options: Int32) -> xmlDocPtr? {
+        withSilencedErrors {
+            let pointer = bytes.baseAddress?.assumingMemoryBound(to: CChar.self)
+            return html ? htmlReadMemory(pointer, Int32(bytes.count), name, encoding, options)
+                        : xmlReadMemory(pointer, Int32(bytes.count), name, encoding, options)
+        }
+    }
+
+    /// Parses already-decoded text as UTF-8.
+    static func parse(_ text: String, name: String, html: Bool, options: Int32) -> xmlDocPtr? {
+        var utf8 = Array(text.utf8)
+        return utf8.withUnsafeMutableBytes { parse(UnsafeRawBufferPointer($0), name: name, encoding: "UTF-8", html: html, options: options) }
+    }
+
+    /// Every element below `node` with the given (lower-cased local) name, in document order.
+    static func descendants(_ node: xmlNodePtr, named name: String) -> [xmlNodePtr] {
+        var out: [xmlNodePtr] = []
+        func walk(_ node: xmlNodePtr) {
+            for child in children(node) where child.pointee.type == XML_ELEMENT_NODE {
+                if self.name(child) == name { out.append(child) }
+                walk(child)
+            }
+        }
+        walk(node)
+        return out
     }
 
     static func name(_ node: xmlNodePtr) -> String {

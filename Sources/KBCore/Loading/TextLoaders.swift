@@ -231,7 +231,7 @@ struct MarkdownBlockParser {
 enum MarkdownInline {
     static func plainText(_ text: String) -> String {
         var out = ""
-        var chars = Array(text)
+        let chars = Array(text)
         var i = 0
         while i < chars.count {
             let c = chars[i]
@@ -249,7 +249,6 @@ enum MarkdownInline {
             out.append(c)
             i += 1
         }
-        chars = []
         return out.trimmingCharacters(in: .whitespaces)
     }
 }

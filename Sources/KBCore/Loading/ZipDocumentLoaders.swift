@@ -30,11 +30,7 @@ struct ZipContainer {
         guard let data = try data(path) else { return nil }
         let options = Int32(XML_PARSE_RECOVER.rawValue | XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue
                             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_HUGE.rawValue)
-        return LibXML.withSilencedErrors {
-            data.withUnsafeBytes { raw in
-                xmlReadMemory(raw.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(raw.count), path, nil, options)
-            }
-        }
+        return data.withUnsafeBytes { LibXML.parse($0, name: path, encoding: nil, html: false, options: options) }
     }
 }
 
@@ -145,7 +141,7 @@ public struct EPUBLoader: DocumentLoader {
         guard let manifestDocument = try container.xml("META-INF/container.xml") else { throw .damaged("no META-INF/container.xml in the EPUB") }
         var opfPath: String?
         if let root = xmlDocGetRootElement(manifestDocument) {
-            opfPath = Self.descendants(root, named: "rootfile").compactMap { LibXML.attribute($0, "full-path") }.first
+            opfPath = LibXML.descendants(root, named: "rootfile").compactMap { LibXML.attribute($0, "full-path") }.first
         }
         xmlFreeDoc(manifestDocument)
         guard let opfPath, let opf = try container.xml(opfPath), let package = xmlDocGetRootElement(opf) else {
@@ -154,14 +150,14 @@ public struct EPUBLoader: DocumentLoader {
         defer { xmlFreeDoc(opf) }
         let base = (opfPath as NSString).deletingLastPathComponent
         var manifest: [String: String] = [:]
-        for item in Self.descendants(package, named: "item") {
+        for item in LibXML.descendants(package, named: "item") {
             if let id = LibXML.attribute(item, "id"), let href = LibXML.attribute(item, "href") {
                 let decoded = href.removingPercentEncoding ?? href
                 manifest[id] = base.isEmpty ? decoded : (base as NSString).appendingPathComponent(decoded)
             }
         }
-        let bookTitle = Self.descendants(package, named: "title").first.map { LibXML.content($0).trimmingCharacters(in: .whitespacesAndNewlines) }
-        let spine = Self.descendants(package, named: "itemref").compactMap { LibXML.attribute($0, "idref") }.compactMap { manifest[$0] }
+        let bookTitle = LibXML.descendants(package, named: "title").first.map { LibXML.content($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let spine = LibXML.descendants(package, named: "itemref").compactMap { LibXML.attribute($0, "idref") }.compactMap { manifest[$0] }
         var builder = DocumentTextBuilder()
         var line = 1
         for path in spine {
@@ -183,17 +179,5 @@ public struct EPUBLoader: DocumentLoader {
         }
         guard !builder.blocks.isEmpty else { throw .noText }
         return ExtractedDocument(format: format, encoding: "utf-8", title: bookTitle, text: builder.text, blocks: builder.blocks)
-    }
-
-    static func descendants(_ node: xmlNodePtr, named name: String) -> [xmlNodePtr] {
-        var out: [xmlNodePtr] = []
-        func walk(_ node: xmlNodePtr) {
-            for child in LibXML.children(node) where child.pointee.type == XML_ELEMENT_NODE {
-                if LibXML.name(child) == name { out.append(child) }
-                walk(child)
-            }
-        }
-        walk(node)
-        return out
     }
 }

@@ -29,9 +29,6 @@ public struct AnalyzedQuery: Sendable, Equatable {
         return content.isEmpty ? concepts : content
     }
 
-    /// Whether the query has anything to search for.
-    public var isSearchable: Bool { !concepts.isEmpty }
-
     /// All index terms of the search concepts.
     var searchTerms: [String] { searchConcepts.flatMap(\.terms) }
 }

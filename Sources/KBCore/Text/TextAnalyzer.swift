@@ -101,19 +101,4 @@ public enum TextAnalyzer {
         }
         return (words.joined(separator: " "), unigrams.joined(separator: " "), bigrams.joined(separator: " "))
     }
-
-    /// Splits tokens into maximal runs of adjacent CJK characters.
-    static func cjkRuns(_ tokens: [TextToken]) -> [[TextToken]] {
-        var runs: [[TextToken]] = []
-        var current: [TextToken] = []
-        for token in tokens where token.kind == .cjk {
-            if let last = current.last, last.range.upperBound != token.range.lowerBound {
-                runs.append(current)
-                current = []
-            }
-            current.append(token)
-        }
-        if !current.isEmpty { runs.append(current) }
-        return runs
-    }
 }
