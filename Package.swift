@@ -18,9 +18,11 @@ let package = Package(
         // System libxml2 (Debian's libxml2-dev), with the ICU trap worked around in the shim header.
         .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
                        providers: [.apt(["libxml2-dev"])]),
+        // llama.cpp's libllama, built from the llama-cpp-python sdist by scripts/setup.sh (pkg-config `llama`).
+        .systemLibrary(name: "CLlama", path: "Sources/CLlama", pkgConfig: "llama"),
         .target(
             name: "KBCore",
-            dependencies: ["CSQLite", "CLibXML2", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["CSQLite", "CLibXML2", "CLlama", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .executableTarget(

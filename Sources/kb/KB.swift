@@ -29,8 +29,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The config file (default: $KB_CONFIG, then the nearest .kb/config.toml, then ~/.config/kb/config.toml).", valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("The embedding model (default: $KB_MODEL, then embeddings.model in the config file, then multilingual-e5-small). `kb models` lists them.", valueName: "name"))
-    var model: String?
+    @Option(name: .customLong("embedding-model"), help: ArgumentHelp("The embedding model (default: $KB_EMBEDDING_MODEL, then embeddings.model in the config file, then multilingual-e5-small). `kb models` lists them.", valueName: "name"))
+    var embeddingModel: String?
 
     @Option(name: .long, help: ArgumentHelp("Hybrid fusion: rrf[:K] (default rrf:20) or score[:ALPHA] (default $KB_FUSION, then search.fusion).", valueName: "fusion"))
     var fusion: String?
@@ -38,10 +38,31 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
     var json = false
 
-    func configuration(maxFileSize: Int? = nil) throws(KBError) -> Configuration {
+    func configuration(maxFileSize: Int? = nil, generation: GenerationOptions? = nil) throws(KBError) -> Configuration {
         try Configuration.resolve(Configuration.Overrides(databasePath: db, configFile: config, maxFileSize: maxFileSize,
-                                                          embeddingModel: model, fusion: fusion))
+                                                          embeddingModel: embeddingModel, fusion: fusion,
+                                                          generator: generation?.generator, generationModel: generation?.model,
+                                                          temperature: generation?.temperature, maxTokens: generation?.maxTokens,
+                                                          threads: generation?.threads))
     }
+}
+
+/// Options of the commands that generate answers.
+struct GenerationOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("llama (in-process llama.cpp, the default), openai (an OpenAI-compatible server: KB_GENERATION_ENDPOINT) or extractive (no model). Default: $KB_GENERATOR, then generation.generator.", valueName: "name"))
+    var generator: String?
+
+    @Option(name: .long, help: ArgumentHelp("The language model: a name from `kb models` or a .gguf path for llama, the server's model name for openai. Default: $KB_GENERATION_MODEL, then generation.model, then qwen2.5-coder-0.5b.", valueName: "name"))
+    var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("Sampling temperature; 0 (the default) is greedy and repeatable.", valueName: "t"))
+    var temperature: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Most tokens to generate (default 256).", valueName: "n"))
+    var maxTokens: Int?
+
+    @Option(name: .long, help: ArgumentHelp("CPU threads for the in-process model (default: one per core, up to 8; $KB_THREADS).", valueName: "n"))
+    var threads: Int?
 }
 
 /// Runs a command body, turning a ``KBError`` into a message and the documented exit status.

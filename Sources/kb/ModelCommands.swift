@@ -66,7 +66,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 let state = model.available ? "installed" : "not installed (run scripts/setup.sh)"
                 print("\(model.isDefault ? "*" : " ") \(model.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(model.kind), \(model.dimension.map { "\($0)-d" } ?? "?-d"), \(model.languages); \(state)\(vectors)")
             }
-            print("* = default (change with --model, KB_MODEL or embeddings.model in the config file)")
+            print("* = default (change with --embedding-model, KB_EMBEDDING_MODEL or embeddings.model in the config file)")
             return 0
         }
     }

@@ -61,10 +61,16 @@ struct AskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ask",
         abstract: "Answer a question from the knowledge base, citing the sources.",
-        discussion: "Without a language model, kb answers extractively: the sentences that best answer the question, each cited. When nothing relevant is found it says so."
+        discussion: """
+            The answer streams as the language model writes it; kb then checks every sentence against the \
+            passages, corrects wrong citations, and prints the sources and quality scores. When retrieval is \
+            not confident, or the answer is not supported by the passages, kb says it found nothing and lists \
+            the closest passages. --generator extractive answers without a model.
+            """
     )
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var generation: GenerationOptions
 
     @Argument(help: "The question.")
     var question: [String] = []
@@ -75,36 +81,111 @@ struct AskCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Retrieval: keyword, vector or hybrid (default: hybrid once vectors exist).")
     var mode: SearchMode?
 
+    @Flag(name: .long, help: "Show why each passage was retrieved, each sentence's support and the timings.")
+    var explain = false
+
     func run() async throws {
         try await reportingErrors(options) {
             if let passages, passages < 1 { throw KBError(.invalidArgument, "-k must be at least 1.") }
-            let kb = try KnowledgeBase(configuration: try options.configuration())
+            let kb = try KnowledgeBase(configuration: try options.configuration(generation: generation))
             let json = options.json
             let answer = try await kb.ask(question.joined(separator: " "), passages: passages, mode: mode) { text in
                 if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
             }
+            for warning in answer.warnings { Terminal.printWarning("warning: \(warning)") }
             if json {
                 JSONOutput.print(answer)
                 return 0
             }
             print("")
-            if answer.abstained {
-                if !answer.passages.isEmpty {
-                    print("\n" + Terminal.bold("Closest passages:"))
-                    for hit in answer.passages.prefix(3) {
-                        print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))"
-                              + (hit.heading.isEmpty ? "" : " · \(hit.heading)"))
-                    }
-                }
-                return 0
-            }
-            print("\n" + Terminal.bold("Sources:"))
-            for citation in answer.citations {
-                print("  [\(citation.id)] \(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page))"
-                      + (citation.heading.isEmpty ? "" : " · \(citation.heading)"))
-            }
+            AnswerPrinter.printDetails(answer, explain: explain)
             return 0
         }
+    }
+}
+
+/// Prints what follows a streamed answer: kb's verdict, the sources and the scores.
+enum AnswerPrinter {
+    static func printDetails(_ answer: Answer, explain: Bool) {
+        if answer.abstained {
+            if let generated = answer.generatedText, !generated.isEmpty {
+                // The model's text was streamed, but kb does not stand behind it.
+                print("\n" + Terminal.bold("kb withheld this answer: ") + (answer.abstainReason ?? ""))
+                print(answer.answer)
+            } else if explain, let reason = answer.abstainReason {
+                print(Terminal.dim(reason))
+            }
+            if !answer.passages.isEmpty {
+                print("\n" + Terminal.bold("Closest passages:"))
+                for hit in answer.passages.prefix(3) {
+                    print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))"
+                          + (hit.heading.isEmpty ? "" : " · \(hit.heading)"))
+                }
+            }
+            if explain { printScores(answer) }
+            return
+        }
+        if let generated = answer.generatedText, CitationChecks.differs(generated, answer.answer) {
+            print("\n" + Terminal.bold("Checked answer") + Terminal.dim(" (kb corrected citations or marked unsupported sentences):"))
+            print(answer.answer)
+        }
+        let unsupported = answer.sentences.filter { $0.scored && !$0.supported }
+        if !unsupported.isEmpty {
+            print("\n" + Terminal.bold("Not supported by the passages:"))
+            for sentence in unsupported { print("  – \(sentence.text)") }
+        }
+        print("\n" + Terminal.bold("Sources:"))
+        for citation in answer.citations {
+            let mark = citation.supported ? "" : Terminal.dim(" (cited by the model, does not support the answer)")
+            print("  [\(citation.id)] \(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page))"
+                  + (citation.heading.isEmpty ? "" : " · \(citation.heading)") + mark)
+        }
+        if explain {
+            print("\n" + Terminal.bold("Sentences:"))
+            for sentence in answer.sentences {
+                let state = !sentence.scored ? "not scored" : sentence.supported ? "supported" : "unsupported"
+                let fix = !sentence.corrected ? "" : sentence.generatorCitations.isEmpty ? ", citation added by kb"
+                    : ", citation corrected from \(sentence.generatorCitations.map { "[\($0)]" }.joined())"
+                print("  " + Terminal.dim("\(state) (support \(String(format: "%.2f", sentence.support))\(fix)): ") + sentence.text)
+            }
+            print("\n" + Terminal.bold("Retrieved passages:"))
+            for hit in answer.passages {
+                var why = hit.matchedTerms.isEmpty ? "" : "matched " + hit.matchedTerms.prefix(8).joined(separator: ", ")
+                if let e = hit.explanation {
+                    why += (why.isEmpty ? "" : "; ") + [e.keywordRank.map { "keyword #\($0)" }, e.vectorRank.map { "vector #\($0)" }]
+                        .compactMap { $0 }.joined(separator: ", ")
+                }
+                print("  [\(hit.rank)] \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))  " + Terminal.dim(why))
+            }
+        }
+        printScores(answer)
+        if explain { printTimings(answer) }
+    }
+
+    static func printScores(_ answer: Answer) {
+        let q = answer.quality
+        let accuracy = q.citationAccuracy.map { String(format: "%.2f", $0) } ?? "—"
+        print(Terminal.dim(String(format: "quality: grounded %.2f · citation accuracy %@ · retrieval confidence %.2f · relevance %.2f · %@%@",
+                                  q.groundedness, accuracy, q.retrievalConfidence, q.relevance, answer.generator.name,
+                                  answer.generator.model.map { " " + $0 } ?? "")))
+    }
+
+    static func printTimings(_ answer: Answer) {
+        let t = answer.timings
+        var parts = [String(format: "retrieval %.2f s", t.retrieval)]
+        if let prompt = t.prompt { parts.append(String(format: "prompt %.2f s (%d tokens)", prompt, t.promptTokens ?? 0)) }
+        if let first = t.firstToken { parts.append(String(format: "first token %.2f s", first)) }
+        if let rate = t.tokensPerSecond { parts.append(String(format: "%.1f tokens/s", rate)) }
+        parts.append(String(format: "total %.2f s", t.total))
+        print(Terminal.dim("timings: " + parts.joined(separator: " · ")))
+    }
+}
+
+/// Compares the streamed text with the checked answer, ignoring citation markers' spacing.
+enum CitationChecks {
+    static func differs(_ generated: String, _ checked: String) -> Bool {
+        func squash(_ s: String) -> String { String(s.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map(Character.init)) }
+        return squash(generated) != squash(checked)
     }
 }
 

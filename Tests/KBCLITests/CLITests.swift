@@ -26,7 +26,7 @@ struct KBProcess {
     }
 
     /// Starts kb; the caller waits or signals.
-    static func start(_ arguments: [String], in directory: String) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], in directory: String, environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -36,6 +36,9 @@ struct KBProcess {
         environment["KB_CONFIG"] = nil
         environment["NO_COLOR"] = "1"
         environment["XDG_CONFIG_HOME"] = directory + "/.no-config"
+        // Answers come from the deterministic extractive generator unless a test asks for a model.
+        environment["KB_GENERATOR"] = "extractive"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -45,8 +48,8 @@ struct KBProcess {
         return (process, out, err)
     }
 
-    static func run(_ arguments: [String], in directory: String) throws -> Result {
-        let (process, out, err) = try start(arguments, in: directory)
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
+        let (process, out, err) = try start(arguments, in: directory, environment: environment)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -104,7 +107,7 @@ final class Workspace: @unchecked Sendable {
         #expect(ask.status == 0)
         let answer = try ask.json()
         #expect(answer["abstained"] as? Bool == false)
-        #expect((answer["answer"] as? String)?.contains("Run the setup script to install kb on Debian. [1]") == true)
+        #expect((answer["answer"] as? String)?.contains("Run the setup script to install kb on Debian [1].") == true)
         let citation = try #require((answer["citations"] as? [[String: Any]])?.first)
         #expect(citation["id"] as? Int == 1)
         #expect(citation["start_line"] as? Int == 5)
@@ -201,7 +204,7 @@ final class Workspace: @unchecked Sendable {
         for i in 0..<60 { ws.write("docs/n\(i).md", "Note \(i) about topic \(i % 7) and item \(i).\n") }
         let database = ws.path + "/.kb/kb.sqlite"
         for _ in 0..<2 {
-            let (process, _, _) = try KBProcess.start(["ingest", "docs", "--quiet", "--model", "all-minilm-l6-v2"], in: ws.path)
+            let (process, _, _) = try KBProcess.start(["ingest", "docs", "--quiet", "--embedding-model", "all-minilm-l6-v2"], in: ws.path)
             usleep(useconds_t(300_000 + Int.random(in: 0..<1_200_000)))
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
@@ -209,7 +212,7 @@ final class Workspace: @unchecked Sendable {
                 #expect(try KnowledgeBase(configuration: Configuration(databasePath: database)).consistencyProblems().isEmpty)
             }
         }
-        let finish = try ws.kb("ingest", "docs", "--json", "--model", "all-minilm-l6-v2")
+        let finish = try ws.kb("ingest", "docs", "--json", "--embedding-model", "all-minilm-l6-v2")
         #expect(finish.status == 0)
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: database))
         #expect(try kb.consistencyProblems().isEmpty)
@@ -301,7 +304,7 @@ enum RepositoryModels {
         let result = try ws.kb("search", "--mode", "vector", "text")
         #expect(result.status == 64)
         #expect(result.stderr.contains("No vectors in"))
-        let unknown = try ws.kb("embed", "--model", "nonexistent-model", "text")
+        let unknown = try ws.kb("embed", "--embedding-model", "nonexistent-model", "text")
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("Unknown embedding model nonexistent-model. Known models: multilingual-e5-small, all-minilm-l6-v2"))
     }

@@ -78,7 +78,7 @@ import Testing
         _ = try kb.ingest(embed: false)
         let answer = try await kb.ask("How do I ingest a folder?")
         #expect(!answer.abstained)
-        #expect(answer.answer.hasPrefix("To ingest a folder, run kb ingest with the folder path. [1]"))
+        #expect(answer.answer.hasPrefix("To ingest a folder, run kb ingest with the folder path [1]."))
         #expect(answer.citations.first?.heading == "Guide > Ingest")
         #expect(answer.citations.first?.startLine == 5)
 
@@ -94,7 +94,7 @@ import Testing
         _ = try kb.ingest(embed: false)
         let answer = try await kb.ask("怎么导入文件夹？")
         #expect(!answer.abstained)
-        #expect(answer.answer.hasPrefix("要导入一个文件夹，运行 kb ingest 路径。[1]"))
+        #expect(answer.answer.hasPrefix("要导入一个文件夹，运行 kb ingest 路径[1]。"))
         #expect(answer.language == "zh")
     }
 }

@@ -33,9 +33,11 @@ final class TemporaryFolder: @unchecked Sendable {
     }
 
     /// A knowledge base with its database in this folder's `.kb`.
-    func knowledgeBase(chunking: ChunkingOptions = ChunkingOptions()) throws -> KnowledgeBase {
+    /// A knowledge base over `docs/`; answers come from the deterministic extractive generator unless one is given.
+    func knowledgeBase(chunking: ChunkingOptions = ChunkingOptions(),
+                       generator: any AnswerGenerator = ExtractiveGenerator()) throws -> KnowledgeBase {
         try KnowledgeBase(configuration: Configuration(databasePath: path + "/.kb/kb.sqlite", knowledgeFolders: [path + "/docs"],
-                                                       chunking: chunking), create: true)
+                                                       chunking: chunking), create: true, generator: generator)
     }
 }
 

@@ -26,6 +26,8 @@ public struct Configuration: Sendable, Equatable {
     public var embeddingBatch: Int = 128
     /// How hybrid search fuses its keyword and vector lists.
     public var fusion: Fusion = .default
+    /// Which generator answers questions, and how.
+    public var generation = GenerationSettings()
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -48,13 +50,25 @@ public struct Configuration: Sendable, Equatable {
         public var maxFileSize: Int?
         public var embeddingModel: String?
         public var fusion: String?
+        /// `--generator`, `--model` (the language model), `--temperature`, `--max-tokens`, `--threads`.
+        public var generator: String?
+        public var generationModel: String?
+        public var temperature: Double?
+        public var maxTokens: Int?
+        public var threads: Int?
         public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil, embeddingModel: String? = nil,
-                    fusion: String? = nil) {
+                    fusion: String? = nil, generator: String? = nil, generationModel: String? = nil, temperature: Double? = nil,
+                    maxTokens: Int? = nil, threads: Int? = nil) {
             self.databasePath = databasePath
             self.configFile = configFile
             self.maxFileSize = maxFileSize
             self.embeddingModel = embeddingModel
             self.fusion = fusion
+            self.generator = generator
+            self.generationModel = generationModel
+            self.temperature = temperature
+            self.maxTokens = maxTokens
+            self.threads = threads
         }
     }
 
@@ -166,7 +180,7 @@ public struct Configuration: Sendable, Equatable {
                                           chunking: ChunkingOptions(maxTokens: maxTokens, overlapTokens: overlap),
                                           searchLimit: searchLimit, askPassages: askPassages, configFile: configPath)
         let fileModel = try fileString("embeddings.model")
-        configuration.embeddingModel = overrides.embeddingModel ?? environment["KB_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.embeddingModel = overrides.embeddingModel ?? environment["KB_EMBEDDING_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? fileModel ?? EmbedderCatalog.defaultModel
         if let batch = try fileInt("embeddings.batch") { configuration.embeddingBatch = max(1, batch) }
         let fileFusion = try fileString("search.fusion")
@@ -185,7 +199,103 @@ public struct Configuration: Sendable, Equatable {
             let key = environment["KB_EMBEDDING_API_KEY"] ?? environment["OPENAI_API_KEY"]
             configuration.embeddingEndpoint = EmbeddingEndpoint(baseURL: endpointURL, model: endpointModel, apiKey: key)
         }
+        configuration.generation = try GenerationSettings.resolve(overrides, environment: environment, file: file, source: configPath)
         return configuration
+    }
+}
+
+/// Which generator answers, with which model and sampling settings.
+///
+/// Precedence as everywhere: flag → environment → `[generation]` in the config file → default.
+public struct GenerationSettings: Sendable, Equatable {
+    /// `llama` (in-process llama.cpp, the default), `openai` (an OpenAI-compatible server) or `extractive`.
+    public var generator = "llama"
+    /// For `llama`: a name from `kb models` or a path to a `.gguf` file. For `openai`: the server's model name.
+    public var model: String?
+    public var sampling = SamplingOptions()
+    /// CPU threads for the in-process model.
+    public var threads = GenerationSettings.defaultThreads
+    /// The context window to allocate (prompt plus answer), in tokens.
+    public var contextTokens = 4096
+    /// The OpenAI-compatible server's base URL, for example `http://127.0.0.1:8080/v1`.
+    public var endpoint: String?
+    public var apiKey: String?
+    /// Seconds without data before a server request is abandoned.
+    public var timeout = 120.0
+
+    public init() {}
+
+    /// One thread per core, leaving one core free on machines with more than two.
+    public static var defaultThreads: Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return cores <= 2 ? cores : min(8, cores - 1)
+    }
+
+    public static let generators = ["llama", "openai", "extractive"]
+
+    static func resolve(_ overrides: Configuration.Overrides, environment: [String: String], file: [String: TOMLValue],
+                        source: String?) throws(KBError) -> GenerationSettings {
+        var settings = GenerationSettings()
+        func env(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func fileValue(_ key: String) -> TOMLValue? { file["generation." + key] }
+        func fileString(_ key: String) throws(KBError) -> String? {
+            guard let value = fileValue(key) else { return nil }
+            guard case .string(let s) = value else { throw KBError(.configuration, "\(source ?? "config"): `generation.\(key)` must be a string.") }
+            return s
+        }
+        func fileNumber(_ key: String) throws(KBError) -> Double? {
+            switch fileValue(key) {
+            case nil: return nil
+            case .integer(let i)?: return Double(i)
+            case .double(let d)?: return d
+            default: throw KBError(.configuration, "\(source ?? "config"): `generation.\(key)` must be a number.")
+            }
+        }
+        func envNumber(_ key: String) throws(KBError) -> Double? {
+            guard let raw = env(key) else { return nil }
+            guard let value = Double(raw) else { throw KBError(.configuration, "\(key)=\(raw) is not a number.") }
+            return value
+        }
+
+        let fileGenerator = try fileString("generator"), fileModel = try fileString("model")
+        let fileEndpoint = try fileString("endpoint"), fileKey = try fileString("api_key")
+        let generator = overrides.generator ?? env("KB_GENERATOR") ?? fileGenerator ?? "llama"
+        guard generators.contains(generator) else {
+            throw KBError(.configuration, "Unknown generator \"\(generator)\"; choose llama, openai or extractive.")
+        }
+        settings.generator = generator
+        settings.model = overrides.generationModel ?? env("KB_GENERATION_MODEL") ?? fileModel
+        settings.endpoint = env("KB_GENERATION_ENDPOINT") ?? fileEndpoint
+        settings.apiKey = env("KB_GENERATION_API_KEY") ?? env("OPENAI_API_KEY") ?? fileKey
+        func number(_ flag: Double?, _ envKey: String, _ fileKey: String) throws(KBError) -> Double? {
+            if let flag { return flag }
+            if let value = try envNumber(envKey) { return value }
+            return try fileNumber(fileKey)
+        }
+        if let temperature = try number(overrides.temperature, "KB_TEMPERATURE", "temperature") {
+            guard temperature >= 0 && temperature <= 5 else { throw KBError(.configuration, "Temperature \(temperature) is outside 0…5 (0 is greedy).") }
+            settings.sampling.temperature = temperature
+        }
+        if let maxTokens = try number(overrides.maxTokens.map(Double.init), "KB_MAX_TOKENS", "max_tokens") {
+            guard maxTokens >= 1 && maxTokens <= 32768 else { throw KBError(.configuration, "max tokens \(Int(maxTokens)) is outside 1…32768.") }
+            settings.sampling.maxTokens = Int(maxTokens)
+        }
+        if let threads = try number(overrides.threads.map(Double.init), "KB_THREADS", "threads") {
+            guard threads >= 1 && threads <= 256 else { throw KBError(.configuration, "threads \(Int(threads)) is outside 1…256.") }
+            settings.threads = Int(threads)
+        }
+        if let context = try number(nil, "KB_CONTEXT", "context") {
+            guard context >= 512 else { throw KBError(.configuration, "generation.context \(Int(context)) is below 512 tokens.") }
+            settings.contextTokens = Int(context)
+        }
+        if let topK = try fileNumber("top_k") { settings.sampling.topK = max(0, Int(topK)) }
+        if let topP = try fileNumber("top_p") {
+            guard topP > 0 && topP <= 1 else { throw KBError(.configuration, "generation.top_p \(topP) is outside (0, 1].") }
+            settings.sampling.topP = topP
+        }
+        if let seed = try number(nil, "KB_SEED", "seed") { settings.sampling.seed = UInt32(truncatingIfNeeded: Int(seed)) }
+        if let timeout = try fileNumber("timeout") { settings.timeout = max(1, timeout) }
+        return settings
     }
 }
 

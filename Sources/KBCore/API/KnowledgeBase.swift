@@ -6,16 +6,19 @@ import Foundation
 public final class KnowledgeBase: Sendable {
     public let configuration: Configuration
     let store: SQLiteStore
-    let generator: any AnswerGenerator
+    /// A generator given explicitly (tests, embedding applications); nil means the configured one.
+    let generatorOverride: (any AnswerGenerator)?
     let models = ModelCache()
 
     /// Opens the knowledge base the configuration names.
     ///
-    /// - Parameter create: create the database when it does not exist (ingest does; queries do not).
-    public init(configuration: Configuration, create: Bool = false, generator: any AnswerGenerator = ExtractiveGenerator()) throws(KBError) {
+    /// - Parameters:
+    ///   - create: create the database when it does not exist (ingest does; queries do not).
+    ///   - generator: answer with this generator instead of the configured one.
+    public init(configuration: Configuration, create: Bool = false, generator: (any AnswerGenerator)? = nil) throws(KBError) {
         self.configuration = configuration
         self.store = try SQLiteStore(path: configuration.databasePath, create: create)
-        self.generator = generator
+        self.generatorOverride = generator
     }
 
     // MARK: Ingest
@@ -169,37 +172,92 @@ public final class KnowledgeBase: Sendable {
     // MARK: Ask
 
     /// Answers a question from the knowledge base, streaming answer text through `onText`.
+    /// Answers a question: retrieve → (abstain when retrieval is not confident) → generate, streaming text
+    /// through `onText` → check every sentence against the passages (``CitationVerifier``) → the checked
+    /// answer with citations, quality scores and timings, or the "not found" message with the closest passages.
     public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil,
-                    onText: @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
-        let started = Date()
+                    onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+        let clock = Stopwatch()
         let analyzed = try QueryAnalyzer.analyze(question)
-        let retriever = try self.retriever(mode: mode)
+        let (generator, generatorWarning) = try configuredGenerator()
+        let (retriever, retrievalWarnings) = try retrieverAndWarnings(mode: mode)
         let retrieved = try retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, passages ?? configuration.askPassages)))
+        var timings = AnswerTimings()
+        timings.retrieval = clock.seconds
         let matcher = TermMatcher(analyzed)
         let hits = retrieved.map { Self.hit($0, matcher: matcher) }
-        guard !retrieved.isEmpty else {
-            let text = ExtractiveGenerator.notFound(language: analyzed.language)
-            onText(text)
-            return Answer(question: analyzed.normalized, language: analyzed.language, answer: text, abstained: true,
-                          citations: [], passages: [], generator: generator.name, seconds: Date().timeIntervalSince(started))
-        }
         let weights = try termWeights(for: analyzed)
-        let request = GenerationRequest(question: analyzed, passages: retrieved, termWeights: weights)
-        let generated = try await generator.generate(request, onText: onText)
-        let citations = generated.citedPassages.compactMap { number -> Citation? in
-            guard number >= 1 && number <= retrieved.count else { return nil }
+        let confidence = RetrievalConfidence.estimate(question: analyzed, passages: retrieved, termWeights: weights)
+        let warnings = retrievalWarnings + (generatorWarning.map { [$0] } ?? [])
+        let info = GeneratorInfo(name: generator.name, model: generator.model)
+
+        func abstaining(_ reason: String, generated: GeneratedAnswer? = nil, assessment: Assessment? = nil) -> Answer {
+            let text = ExtractiveGenerator.notFound(language: analyzed.language)
+            if generated == nil { onText(text) }
+            timings.total = clock.seconds
+            let quality = assessment?.quality ?? QualityScores(groundedness: 0, citationAccuracy: nil,
+                                                                retrievalConfidence: CitationVerifier.round(confidence), relevance: 0)
+            return Answer(answerID: Self.newAnswerID(), question: analyzed.normalized, language: analyzed.language, answer: text,
+                          abstained: true, abstainReason: reason, citations: [], sentences: assessment?.sentences ?? [],
+                          quality: quality, passages: hits, generator: info, generatedText: generated?.text, timings: timings,
+                          warnings: warnings)
+        }
+        guard !retrieved.isEmpty else { return abstaining("No passage matches the question.") }
+        guard confidence >= RetrievalConfidence.threshold else {
+            return abstaining("Retrieval confidence \(CitationVerifier.round(confidence)) is below \(RetrievalConfidence.threshold): the knowledge base does not seem to cover this question.")
+        }
+
+        let request = GenerationRequest(question: analyzed, passages: retrieved, termWeights: weights,
+                                        sampling: configuration.generation.sampling)
+        let firstText = FirstTime()
+        let generated = try await generator.generate(request) { piece in
+            firstText.mark(clock.seconds)
+            onText(piece)
+        }
+        timings.firstToken = firstText.value
+        if let stats = generated.stats {
+            timings.prompt = stats.promptSeconds
+            timings.promptTokens = stats.promptTokens
+            timings.generatedTokens = stats.generatedTokens
+            timings.tokensPerSecond = stats.tokensPerSecond.map { ($0 * 100).rounded() / 100 }
+        }
+        let assessStarted = clock.seconds
+        let assessment = try CitationVerifier(embedder: try? answerCheckingEmbedder())
+            .assess(answer: generated.text, question: analyzed, passages: retrieved, passagesShown: generated.passagesShown,
+                    retrievalConfidence: confidence, generatorAbstained: generated.abstained)
+        timings.assessment = clock.seconds - assessStarted
+        if let reason = assessment.abstainReason { return abstaining(reason, generated: generated, assessment: assessment) }
+
+        let finalCited = assessment.sentences.flatMap(\.citations)
+        let generatorCited = assessment.sentences.flatMap(\.generatorCitations)
+        var numbers: [Int] = []
+        for number in finalCited + generatorCited where !numbers.contains(number) && number >= 1 && number <= retrieved.count {
+            numbers.append(number)
+        }
+        let citations = numbers.sorted().map { number -> Citation in
             let passage = retrieved[number - 1].passage
             return Citation(id: number, path: passage.path, chunkID: String(passage.chunkID), heading: passage.heading,
-                            startLine: passage.startLine, endLine: passage.endLine, page: passage.page, text: passage.text)
+                            startLine: passage.startLine, endLine: passage.endLine, page: passage.page, text: passage.text,
+                            supported: finalCited.contains(number), citedByGenerator: generatorCited.contains(number))
         }
-        return Answer(question: analyzed.normalized, language: analyzed.language, answer: generated.text,
-                      abstained: generated.abstained, citations: citations, passages: hits, generator: generator.name,
-                      seconds: Date().timeIntervalSince(started))
+        timings.total = clock.seconds
+        return Answer(answerID: Self.newAnswerID(), question: analyzed.normalized, language: analyzed.language,
+                      answer: assessment.text, abstained: false, abstainReason: nil, citations: citations,
+                      sentences: assessment.sentences, quality: assessment.quality, passages: hits, generator: info,
+                      generatedText: generated.text, timings: timings, warnings: warnings)
     }
 
-    /// BM25-style inverse document frequency of each query term. Terms absent from the knowledge
-    /// base weigh the most, except CJK bigrams whose characters are both known: those are usually
-    /// the seam between two words and weigh a third as much.
+    /// The embedder used to check answers semantically: the one the vectors were made with, when loadable.
+    func answerCheckingEmbedder() throws(KBError) -> (any Embedder)? {
+        guard let model = try searchModel() else { return nil }
+        return try embedder(named: model)
+    }
+
+    /// A new answer id: `a_` and 16 random hex digits.
+    static func newAnswerID() -> String {
+        "a_" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
     func termWeights(for query: AnalyzedQuery) throws(KBError) -> [String: Double] {
         let terms = query.searchTerms
         let characters = terms.filter { $0.unicodeScalars.count == 2 && $0.unicodeScalars.allSatisfy { Script.isCJK($0.value) } }
@@ -231,6 +289,20 @@ public final class KnowledgeBase: Sendable {
 
     /// Invariants an interrupted ingest must not break; empty when the database is sound.
     public func consistencyProblems() throws(KBError) -> [String] { try store.consistencyProblems() }
+}
+
+/// Seconds since creation, monotonic.
+struct Stopwatch: Sendable {
+    private let start = DispatchTime.now().uptimeNanoseconds
+    var seconds: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+}
+
+/// The first time something happened, recorded from any thread.
+final class FirstTime: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Double?
+    func mark(_ seconds: Double) { lock.withLock { if stored == nil { stored = seconds } } }
+    var value: Double? { lock.withLock { stored } }
 }
 
 /// How `kb search` retrieves.

@@ -135,7 +135,7 @@ public struct SearchResponse: Sendable, Equatable, Codable {
 
 /// A source an answer cites.
 public struct Citation: Sendable, Equatable, Codable {
-    /// The number used in the answer text as `[id]`.
+    /// The number used in the answer text as `[id]`: the passage's rank in the prompt.
     public var id: Int
     public var path: String
     public var chunkID: String
@@ -145,26 +145,75 @@ public struct Citation: Sendable, Equatable, Codable {
     public var page: Int?
     /// The passage text.
     public var text: String
+    /// True when the passage supports the answer sentences that cite it (kb checked).
+    public var supported: Bool
+    /// True when the generator cited this passage itself (false: kb added or moved the citation here).
+    public var citedByGenerator: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, path, heading, page, text
-        case chunkID = "chunk_id", startLine = "start_line", endLine = "end_line"
+        case id, path, heading, page, text, supported
+        case chunkID = "chunk_id", startLine = "start_line", endLine = "end_line", citedByGenerator = "cited_by_generator"
+    }
+}
+
+/// Which generator wrote an answer.
+public struct GeneratorInfo: Sendable, Equatable, Codable {
+    /// `llama`, `openai` or `extractive`.
+    public var name: String
+    /// The language model, when one wrote the answer.
+    public var model: String?
+}
+
+/// Where the time of an answer went, in seconds.
+public struct AnswerTimings: Sendable, Equatable, Codable {
+    public var retrieval = 0.0
+    /// Reading the prompt (language models).
+    public var prompt: Double?
+    /// From the start of the request to the first answer text.
+    public var firstToken: Double?
+    /// Checking citations and scoring.
+    public var assessment = 0.0
+    public var total = 0.0
+    public var promptTokens: Int?
+    public var generatedTokens: Int?
+    public var tokensPerSecond: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case retrieval, prompt, assessment, total
+        case firstToken = "first_token", promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
+        case tokensPerSecond = "tokens_per_second"
     }
 }
 
 /// The answer to `kb ask`.
 public struct Answer: Sendable, Equatable, Codable {
+    /// Identifies the answer (for feedback).
+    public var answerID: String
     public var question: String
     public var language: String
+    /// The checked answer with its `[n]` citations, or the "not found" message when kb abstained.
     public var answer: String
-    /// True when kb found nothing relevant and declined to answer.
+    /// True when kb declined to answer: nothing relevant retrieved, or the generated answer was not supported.
     public var abstained: Bool
+    /// Why kb abstained.
+    public var abstainReason: String?
     public var citations: [Citation]
+    /// The answer's sentences with their support, as kb checked them.
+    public var sentences: [AssessedSentence]
+    public var quality: QualityScores
     /// The passages retrieved for the question, cited or not (closest passages when abstaining).
     public var passages: [SearchHit]
-    /// Which generator produced the answer, for example `extractive`.
-    public var generator: String
-    public var seconds: Double
+    public var generator: GeneratorInfo
+    /// The generator's text before kb checked it.
+    public var generatedText: String?
+    public var timings: AnswerTimings
+    /// Why the answer was produced differently from what was configured.
+    public var warnings: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case question, language, answer, abstained, citations, sentences, quality, passages, generator, timings, warnings
+        case answerID = "answer_id", abstainReason = "abstain_reason", generatedText = "generated_text"
+    }
 }
 
 /// Counts and state for `kb status`.

@@ -5,9 +5,19 @@ public struct GenerationRequest: Sendable {
     public var passages: [RetrievedPassage]
     /// Inverse document frequency of each query term in the knowledge base (rarer terms weigh more).
     public var termWeights: [String: Double]
+    /// Sampling settings for generators that sample.
+    public var sampling: SamplingOptions
+
+    public init(question: AnalyzedQuery, passages: [RetrievedPassage], termWeights: [String: Double],
+                sampling: SamplingOptions = SamplingOptions()) {
+        self.question = question
+        self.passages = passages
+        self.termWeights = termWeights
+        self.sampling = sampling
+    }
 }
 
-/// A generated answer before kb assembles citations.
+/// A generated answer before kb checks it and assembles citations.
 public struct GeneratedAnswer: Sendable, Equatable {
     /// Answer text with `[n]` citation markers.
     public var text: String
@@ -15,12 +25,26 @@ public struct GeneratedAnswer: Sendable, Equatable {
     public var citedPassages: [Int]
     /// True when the generator declined to answer from these passages.
     public var abstained: Bool
+    /// How many of the request's passages (the best ones) the generator was shown.
+    public var passagesShown: Int
+    /// Token counts and timings, for generators that run a language model.
+    public var stats: CompletionStats?
+
+    public init(text: String, citedPassages: [Int], abstained: Bool, passagesShown: Int, stats: CompletionStats? = nil) {
+        self.text = text
+        self.citedPassages = citedPassages
+        self.abstained = abstained
+        self.passagesShown = passagesShown
+        self.stats = stats
+    }
 }
 
 /// Writes an answer from retrieved passages, streaming text as it is produced.
 public protocol AnswerGenerator: Sendable {
-    /// Name reported with answers, for example `extractive`.
+    /// Name reported with answers: `extractive`, `llama` or `openai`.
     var name: String { get }
+    /// The model that writes the answers, if any.
+    var model: String? { get }
     /// Generates an answer; calls `onText` with each piece of text as it is produced.
-    func generate(_ request: GenerationRequest, onText: @Sendable (String) -> Void) async throws(KBError) -> GeneratedAnswer
+    func generate(_ request: GenerationRequest, onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> GeneratedAnswer
 }

@@ -6,6 +6,7 @@ import Foundation
 /// Deterministic; kb's fallback when no model is configured, and the generator used in tests.
 public struct ExtractiveGenerator: AnswerGenerator {
     public let name = "extractive"
+    public let model: String? = nil
     /// Share of the question's term weight a sentence must cover for kb to answer.
     public var minimumCoverage: Double
     /// At most this many sentences.
@@ -24,12 +25,12 @@ public struct ExtractiveGenerator: AnswerGenerator {
         var score: Double
     }
 
-    public func generate(_ request: GenerationRequest, onText: @Sendable (String) -> Void) async throws(KBError) -> GeneratedAnswer {
+    public func generate(_ request: GenerationRequest, onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> GeneratedAnswer {
         let candidates = rankSentences(request)
         guard let best = candidates.first, best.coverage >= minimumCoverage else {
             let text = Self.notFound(language: request.question.language)
             onText(text)
-            return GeneratedAnswer(text: text, citedPassages: [], abstained: true)
+            return GeneratedAnswer(text: text, citedPassages: [], abstained: true, passagesShown: request.passages.count)
         }
         var chosen: [Candidate] = [best]
         var seen: Set<String> = [Self.fingerprint(best.text)]
@@ -48,7 +49,7 @@ public struct ExtractiveGenerator: AnswerGenerator {
             onText(piece)
             if !cited.contains(candidate.passageNumber) { cited.append(candidate.passageNumber) }
         }
-        return GeneratedAnswer(text: text, citedPassages: cited, abstained: false)
+        return GeneratedAnswer(text: text, citedPassages: cited, abstained: false, passagesShown: request.passages.count)
     }
 
     /// Sentences of all passages, best first.
@@ -95,7 +96,7 @@ public struct ExtractiveGenerator: AnswerGenerator {
     }
 
     /// The abstention message, in the question's language.
-    static func notFound(language: String) -> String {
+    public static func notFound(language: String) -> String {
         language == "zh"
             ? "知识库中没有找到这个问题的答案。下面列出了最接近的段落。"
             : "I could not find an answer to this in the knowledge base. The closest passages are listed below."
