@@ -13,8 +13,16 @@ final class CannedHTTPServer: @unchecked Sendable {
     private let thread: Thread
     private(set) var lastRequest = ""
 
-    init(status: String = "200 OK", body: String) {
-        response = "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+    convenience init(status: String = "200 OK", body: String) {
+        self.init(status: status, contentType: "application/json", parts: [body], contentLength: true)
+    }
+
+    /// Answers with `parts` written one after another, 20 ms apart (a stream when `contentLength` is false).
+    init(status: String = "200 OK", contentType: String, parts: [String], contentLength: Bool = false) {
+        let body = parts.joined()
+        response = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\n"
+            + (contentLength ? "Content-Length: \(body.utf8.count)\r\n" : "") + "Connection: close\r\n\r\n"
+        let pieces = parts
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         socketFD = fd
         var yes: Int32 = 1
@@ -53,6 +61,10 @@ final class CannedHTTPServer: @unchecked Sendable {
                 }
                 box.value = String(decoding: received, as: UTF8.self)
                 _ = reply.withCString { write(client, $0, strlen($0)) }
+                for piece in pieces {
+                    _ = piece.withCString { write(client, $0, strlen($0)) }
+                    if pieces.count > 1 { usleep(20_000) }
+                }
                 close(client)
             }
         }
