@@ -282,3 +282,11 @@ final class TextBox: @unchecked Sendable {
         }
     }
 }
+
+extension CitationCheckTests {
+    @Test func restatingTheQuestionIsNotAnAnswer() throws {
+        let result = try check("The Eiffel Tower is the Eiffel Tower [1].", "Where is the Eiffel Tower?")
+        #expect(result.sentences.allSatisfy { !$0.scored })
+        #expect(result.abstainReason != nil)
+    }
+}

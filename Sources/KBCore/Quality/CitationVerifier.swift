@@ -50,7 +50,9 @@ public struct CitationVerifier: AnswerAssessor {
         var citationPairs = 0, correctPairs = 0
         for (index, piece) in pieces.enumerated() {
             let terms = ContentTerms(piece.text)
-            let scored = !terms.isEmpty && !(generatorAbstained && pieces.count == 1)
+            // A sentence that only restates the question ("The keeper of X is the keeper of X.") answers nothing.
+            let restates = !terms.isEmpty && terms.subtracting(questionTerms).isEmpty
+            let scored = !terms.isEmpty && !restates && !(generatorAbstained && pieces.count == 1)
             var supports = passageTerms.enumerated().map { p, passage in
                 Self.lexicalSupport(sentence: terms, passage: passage, question: questionTerms)
             }
@@ -93,7 +95,7 @@ public struct CitationVerifier: AnswerAssessor {
         } else if retrievalConfidence < RetrievalConfidence.threshold {
             reason = "Retrieval confidence \(Self.round(retrievalConfidence)) is below \(RetrievalConfidence.threshold)."
         } else if scoredSentences.isEmpty {
-            reason = "The answer has no content to check."
+            reason = "The answer says nothing the question does not already say."
         } else if groundedness < minimumGroundedness {
             reason = "Only \(scoredSentences.filter(\.supported).count) of \(scoredSentences.count) answer sentences are supported by the passages."
         }
@@ -107,8 +109,11 @@ public struct CitationVerifier: AnswerAssessor {
         let answerText = sentences.map(\.text).joined(separator: " ")
         guard !answerText.isEmpty else { return 0 }
         let cited = Set(sentences.flatMap(\.citations)).sorted().map { passages[$0 - 1].passage.text }
-        let covered = ContentTerms(([answerText] + cited).joined(separator: "\n"))
-        let lexical = questionTerms.isEmpty ? 1 : questionTerms.recall(in: covered)
+        let withSources = ContentTerms(([answerText] + cited).joined(separator: "\n"))
+        // Half from the answer's own words, half from the answer with the passages it cites (a short answer
+        // such as "In 1889 [1]." leaves the question's words to its source).
+        let lexical = questionTerms.isEmpty ? 1
+            : 0.5 * questionTerms.recall(in: ContentTerms(answerText)) + 0.5 * questionTerms.recall(in: withSources)
         guard let embedder else { return lexical }
         let vectors = try embedder.embed([question.normalized, answerText], kind: .query).vectors
         guard vectors.count == 2 else { return lexical }

@@ -49,6 +49,8 @@ public struct OpenAIChatModel: LanguageModel {
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
+        // One request per session: nothing to keep alive, and a server shutting down need not wait for kb.
+        request.setValue("close", forHTTPHeaderField: "Connection")
         if let key = endpoint.apiKey, !key.isEmpty { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
         var body: [String: Any] = [
             "model": endpoint.model,
