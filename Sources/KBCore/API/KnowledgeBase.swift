@@ -187,7 +187,10 @@ public final class KnowledgeBase: Sendable {
         let matcher = TermMatcher(analyzed)
         let hits = retrieved.map { Self.hit($0, matcher: matcher) }
         let weights = try termWeights(for: analyzed)
-        let confidence = RetrievalConfidence.estimate(question: analyzed, passages: retrieved, termWeights: weights)
+        let vectorModel = retriever.mode == "keyword" ? nil : try? searchModel()
+        let signals = RetrievalConfidence.estimate(question: analyzed, passages: retrieved, termWeights: weights,
+                                                   vectorModel: vectorModel ?? nil)
+        let confidence = signals.confidence
         let warnings = retrievalWarnings + (generatorWarning.map { [$0] } ?? [])
         let info = GeneratorInfo(name: generator.name, model: generator.model)
 
@@ -195,8 +198,10 @@ public final class KnowledgeBase: Sendable {
             let text = ExtractiveGenerator.notFound(language: analyzed.language)
             if generated == nil { onText(text) }
             timings.total = clock.seconds
-            let quality = assessment?.quality ?? QualityScores(groundedness: 0, citationAccuracy: nil,
+            var quality = assessment?.quality ?? QualityScores(groundedness: 0, citationAccuracy: nil,
                                                                 retrievalConfidence: CitationVerifier.round(confidence), relevance: 0)
+            quality.keywordCoverage = CitationVerifier.round(signals.keywordCoverage)
+            quality.vectorSimilarity = signals.vectorSimilarity.map(CitationVerifier.round)
             return Answer(answerID: Self.newAnswerID(), question: analyzed.normalized, language: analyzed.language, answer: text,
                           abstained: true, abstainReason: reason, citations: [], sentences: assessment?.sentences ?? [],
                           quality: quality, passages: hits, generator: info, generatedText: generated?.text, timings: timings,
@@ -241,9 +246,12 @@ public final class KnowledgeBase: Sendable {
                             supported: finalCited.contains(number), citedByGenerator: generatorCited.contains(number))
         }
         timings.total = clock.seconds
+        var quality = assessment.quality
+        quality.keywordCoverage = CitationVerifier.round(signals.keywordCoverage)
+        quality.vectorSimilarity = signals.vectorSimilarity.map(CitationVerifier.round)
         return Answer(answerID: Self.newAnswerID(), question: analyzed.normalized, language: analyzed.language,
                       answer: assessment.text, abstained: false, abstainReason: nil, citations: citations,
-                      sentences: assessment.sentences, quality: assessment.quality, passages: hits, generator: info,
+                      sentences: assessment.sentences, quality: quality, passages: hits, generator: info,
                       generatedText: generated.text, timings: timings, warnings: warnings)
     }
 

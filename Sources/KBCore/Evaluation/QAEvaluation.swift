@@ -173,7 +173,8 @@ public struct QAMetrics: Sendable, Codable {
         public var citesGold: Bool
         public var citationAccuracy: Double?
         public var retrievalConfidence: Double
-        /// The best cosine similarity of the question to a retrieved passage, when vectors were used.
+        /// The signals behind the confidence (see ``QualityScores``).
+        public var keywordCoverage: Double
         public var vectorSimilarity: Double?
         public var groundedness: Double
         public var seconds: Double
@@ -182,6 +183,7 @@ public struct QAMetrics: Sendable, Codable {
             case id, question, answerable, gold, answer, abstained, f1, groundedness, seconds
             case exactMatch = "exact_match", citesGold = "cites_gold", citationAccuracy = "citation_accuracy"
             case retrievalConfidence = "retrieval_confidence", firstToken = "first_token", vectorSimilarity = "vector_similarity"
+            case keywordCoverage = "keyword_coverage"
         }
     }
     public var generator: GeneratorInfo
@@ -252,7 +254,7 @@ extension KnowledgeBase {
                 abstained: answer.abstained, exactMatch: em, f1: f1,
                 citesGold: answer.citations.contains { $0.path == goldPath && $0.supported },
                 citationAccuracy: answer.quality.citationAccuracy, retrievalConfidence: answer.quality.retrievalConfidence,
-                vectorSimilarity: answer.passages.compactMap { $0.explanation?.vectorScore }.max(),
+                keywordCoverage: answer.quality.keywordCoverage, vectorSimilarity: answer.quality.vectorSimilarity,
                 groundedness: answer.quality.groundedness, seconds: answer.timings.total, firstToken: answer.timings.firstToken)
             results.append(result)
             progress(index + 1, questions.count, result)
