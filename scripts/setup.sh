@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils zlib1g-dev pkg-config time cmake g++ make)
+packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils zlib1g-dev pkg-config time cmake g++ make curl)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -4,6 +4,8 @@
 //   kb-bench search --db PATH --queries queries.jsonl [--limit 10] [--runs 3] [--mode keyword|vector|hybrid]
 //   kb-bench embed --model NAME --passages passages.jsonl [--kind passage]     (passages per CPU-second)
 //   kb-bench vectors --count N [--dimension 384] [--queries 200]               (exact top-10 latency)
+//   kb-bench generate --model FILE.gguf --server PATH/llama-server --squad FILE.json [--questions 8]
+//                     [--threads 2] [--max-tokens 64]   (kb in process vs llama-server: same prompts, alternating)
 import Foundation
 import KBCore
 #if canImport(Glibc)
@@ -46,6 +48,7 @@ case "embed": benchEmbed(arguments)
 case "vectors": benchVectors(arguments)
 case "search": benchSearch(arguments)
 case "lists": dumpLists(arguments)
+case "generate": await benchGenerate(arguments)
 default: fail("usage: kb-bench search|embed|vectors … (see the comment at the top of main.swift)")
 }
 
@@ -179,4 +182,80 @@ do {
 } catch {
     fail("\(error)")
 }
+}
+
+/// Time to first token and generation speed, kb's in-process llama.cpp against llama-server built from the
+/// same source, on the same model, prompts (kb's template over SQuAD paragraphs), thread count and context.
+/// Runs alternate (kb, server, kb, server, …) so that machine noise hits both alike; reports medians.
+func benchGenerate(_ arguments: [String]) async {
+    guard let modelPath = option("--model", in: arguments), let server = option("--server", in: arguments),
+          let squad = option("--squad", in: arguments) else { fail("generate needs --model, --server and --squad") }
+    let questions = Int(option("--questions", in: arguments) ?? "8") ?? 8
+    let threads = Int(option("--threads", in: arguments) ?? "2") ?? 2
+    let maxTokens = Int(option("--max-tokens", in: arguments) ?? "64") ?? 64
+    let context = 4096
+    let dataset: SQuADDataset
+    do { dataset = try SQuADDataset.load(squad) } catch { fail("\(error)") }
+
+    // Prompts: each question with its own paragraph and the next four as passages.
+    var prompts: [[ChatMessage]] = []
+    for question in dataset.questions.prefix(questions) {
+        let indices = (0..<5).map { (question.paragraph + $0) % dataset.paragraphs.count }
+        let blocks = indices.enumerated().map { number, index -> String in
+            let paragraph = dataset.paragraphs[index]
+            return PromptTemplate.passageBlock(number: number + 1, passage: Passage(
+                chunkID: index, documentID: index, path: paragraph.id + ".txt", title: paragraph.title, heading: paragraph.title,
+                text: paragraph.context, startLine: 1, endLine: 1, page: nil, ordinal: 0))
+        }
+        let language = (try? QueryAnalyzer.analyze(question.text))?.language ?? "und"
+        prompts.append([ChatMessage(role: "system", content: PromptTemplate.system(language: language)),
+                        ChatMessage(role: "user", content: PromptTemplate.user(question: question.text, blocks: blocks))])
+    }
+
+    let local: LlamaLanguageModel
+    do { local = try LlamaLanguageModel(path: modelPath, name: "bench", contextTokens: context, threads: threads) } catch { fail("\(error)") }
+    let port = Int.random(in: 20000...60000)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: server)
+    process.arguments = ["-m", modelPath, "--alias", "bench", "--host", "127.0.0.1", "--port", String(port), "-c", String(context),
+                         "-t", String(threads), "-tb", String(threads), "-np", "1", "--no-webui"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { fail("cannot start \(server): \(error)") }
+    defer { kill(process.processIdentifier, SIGKILL) }
+    var healthy = false
+    for _ in 0..<300 {
+        if let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/health")!),
+           String(decoding: data, as: UTF8.self).contains("ok") { healthy = true; break }
+        usleep(100_000)
+    }
+    guard healthy else { fail("llama-server did not start") }
+    let remote = OpenAIChatModel(endpoint: ChatEndpoint(baseURL: "http://127.0.0.1:\(port)/v1", model: "bench", timeout: 300, contextTokens: context))
+
+    let sampling = SamplingOptions(maxTokens: maxTokens)
+    var results: [String: (ttft: [Double], rate: [Double], prompt: [Int])] = ["kb": ([], [], []), "llama-server": ([], [], [])]
+    // One warm-up each (page the weights in), then alternate.
+    _ = try? await local.complete([ChatMessage(role: "user", content: "Hello")], sampling: SamplingOptions(maxTokens: 4)) { _ in true }
+    _ = try? await remote.complete([ChatMessage(role: "user", content: "Hello")], sampling: SamplingOptions(maxTokens: 4)) { _ in true }
+    for (index, messages) in prompts.enumerated() {
+        let order: [(String, any LanguageModel)] = index % 2 == 0 ? [("kb", local), ("llama-server", remote)] : [("llama-server", remote), ("kb", local)]
+        for (name, model) in order {
+            do {
+                let (_, stats) = try await model.complete(messages, sampling: sampling) { _ in true }
+                results[name]!.ttft.append(stats.firstTokenSeconds ?? stats.totalSeconds)
+                if let rate = stats.tokensPerSecond { results[name]!.rate.append(rate) }
+                results[name]!.prompt.append(stats.promptTokens)
+            } catch { fail("\(name): \(error)") }
+        }
+    }
+    func median(_ values: [Double]) -> Double { percentile(values.sorted(), 50) }
+    var output: [String: Any] = ["questions": prompts.count, "threads": threads, "max_tokens": maxTokens, "model": modelPath]
+    for (name, r) in results {
+        output[name] = ["time_to_first_token_p50": median(r.ttft), "tokens_per_second_p50": median(r.rate),
+                        "prompt_tokens_p50": percentile(r.prompt.map(Double.init).sorted(), 50)]
+    }
+    let kb = results["kb"]!, srv = results["llama-server"]!
+    output["ttft_ratio_kb_over_server"] = median(kb.ttft) / max(1e-9, median(srv.ttft))
+    output["rate_ratio_kb_over_server"] = median(kb.rate) / max(1e-9, median(srv.rate))
+    printJSON(output)
 }

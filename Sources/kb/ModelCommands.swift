@@ -41,7 +41,7 @@ struct EmbedCommand: AsyncParsableCommand {
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List the embedding models kb can use, which is the default, and their vectors in this knowledge base."
+        abstract: "List the embedding models, generators and language models kb can use, and which are the defaults."
     )
 
     @OptionGroup var options: GlobalOptions
@@ -52,12 +52,28 @@ struct ModelsCommand: AsyncParsableCommand {
             let catalog = EmbedderCatalog(modelsFolder: configuration.modelsFolder, endpoint: configuration.embeddingEndpoint)
             let models = catalog.models(defaultModel: configuration.embeddingModel)
             let coverage = (try? KnowledgeBase(configuration: configuration).embeddingCoverage()) ?? []
+            let generation = configuration.generation
+            let languageModels = GeneratorCatalog.models.map { info in
+                LanguageModelEntry(name: info.name, file: configuration.modelsFolder + "/" + info.file, languages: info.languages,
+                                   summary: info.summary, installed: GeneratorCatalog.isInstalled(info, modelsFolder: configuration.modelsFolder),
+                                   isDefault: (generation.model ?? GeneratorCatalog.defaultModel) == info.name)
+            }
+            let generators = [
+                GeneratorEntry(name: "llama", summary: "in-process llama.cpp on a local GGUF model (\(generation.threads) threads)", isDefault: generation.generator == "llama"),
+                GeneratorEntry(name: "openai", summary: "an OpenAI-compatible server" + (generation.endpoint.map { " at " + $0 } ?? " (set KB_GENERATION_ENDPOINT)"), isDefault: generation.generator == "openai"),
+                GeneratorEntry(name: "extractive", summary: "no model: the passages' best sentences", isDefault: generation.generator == "extractive"),
+            ]
             if options.json {
                 struct Output: Encodable {
                     var models: [EmbedderCatalog.ModelInfo]; var `default`: String; var modelsFolder: String; var vectors: [EmbeddingCoverage]
-                    enum CodingKeys: String, CodingKey { case models, `default`, vectors; case modelsFolder = "models_folder" }
+                    var generators: [GeneratorEntry]; var languageModels: [LanguageModelEntry]
+                    enum CodingKeys: String, CodingKey {
+                        case models, `default`, vectors, generators
+                        case modelsFolder = "models_folder", languageModels = "language_models"
+                    }
                 }
-                JSONOutput.print(Output(models: models, default: configuration.embeddingModel, modelsFolder: configuration.modelsFolder, vectors: coverage))
+                JSONOutput.print(Output(models: models, default: configuration.embeddingModel, modelsFolder: configuration.modelsFolder,
+                                        vectors: coverage, generators: generators, languageModels: languageModels))
                 return 0
             }
             print("Embedding models (folder: \(configuration.modelsFolder)):")
@@ -66,10 +82,35 @@ struct ModelsCommand: AsyncParsableCommand {
                 let state = model.available ? "installed" : "not installed (run scripts/setup.sh)"
                 print("\(model.isDefault ? "*" : " ") \(model.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(model.kind), \(model.dimension.map { "\($0)-d" } ?? "?-d"), \(model.languages); \(state)\(vectors)")
             }
-            print("* = default (change with --embedding-model, KB_EMBEDDING_MODEL or embeddings.model in the config file)")
+            print("\nGenerators:")
+            for generator in generators {
+                print("\(generator.isDefault ? "*" : " ") \(generator.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(generator.summary)")
+            }
+            print("\nLanguage models (for --generator llama):")
+            for model in languageModels {
+                print("\(model.isDefault ? "*" : " ") \(model.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(model.summary); \(model.installed ? "installed" : "not installed (run scripts/setup.sh)")")
+            }
+            print("\n* = default (change with --embedding-model / KB_EMBEDDING_MODEL, --generator / KB_GENERATOR, --model / KB_GENERATION_MODEL, or the config file)")
             return 0
         }
     }
+}
+
+struct GeneratorEntry: Encodable {
+    var name: String
+    var summary: String
+    var isDefault: Bool
+    enum CodingKeys: String, CodingKey { case name, summary; case isDefault = "default" }
+}
+
+struct LanguageModelEntry: Encodable {
+    var name: String
+    var file: String
+    var languages: [String]
+    var summary: String
+    var installed: Bool
+    var isDefault: Bool
+    enum CodingKeys: String, CodingKey { case name, file, languages, summary, installed; case isDefault = "default" }
 }
 
 extension EmbeddingKind: ExpressibleByArgument {}

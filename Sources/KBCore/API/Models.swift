@@ -27,6 +27,20 @@ public struct Passage: Sendable, Equatable {
     public var endLine: Int
     public var page: Int?
     public var ordinal: Int
+
+    public init(chunkID: Int, documentID: Int, path: String, title: String?, heading: String, text: String,
+                startLine: Int, endLine: Int, page: Int?, ordinal: Int) {
+        self.chunkID = chunkID
+        self.documentID = documentID
+        self.path = path
+        self.title = title
+        self.heading = heading
+        self.text = text
+        self.startLine = startLine
+        self.endLine = endLine
+        self.page = page
+        self.ordinal = ordinal
+    }
 }
 
 /// A file an ingest could not read, with the reason.

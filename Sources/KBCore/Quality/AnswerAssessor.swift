@@ -87,9 +87,9 @@ public protocol AnswerAssessor: Sendable {
 /// languages (README, "Answers").
 public enum RetrievalConfidence {
     /// Below this, kb abstains without calling the generator.
-    public static let threshold = 0.30
+    public static let threshold = 0.41
     /// The cosine range over which multilingual-e5 similarity goes from "unrelated" to "certainly related".
-    public static let cosineFloor = 0.84
+    public static let cosineFloor = 0.80
     public static let cosineCeiling = 0.95
 
     /// True for embedding models whose cosine range was calibrated (the e5 family).
