@@ -20,7 +20,7 @@ for set in $sets; do
   esac
   for model in all-minilm-l6-v2 multilingual-e5-small; do
     echo "== $set, $model" >&2
-    "$kb" eval retrieval --db "$out/eval-$set-$model.sqlite" --model "$model" --mode all --json \
+    "$kb" eval retrieval --db "$out/eval-$set-$model.sqlite" --embedding-model "$model" --mode all --json \
       --corpus "$dir/corpus.jsonl" --queries "$dir/queries.jsonl" --qrels "$qrels" > "$out/eval-$set-$model.json"
     python3 - "$out/eval-$set-$model.json" "$set" "$model" <<'PY'
 import json, sys

@@ -112,6 +112,15 @@ final class Workspace: @unchecked Sendable {
         #expect(citation["id"] as? Int == 1)
         #expect(citation["start_line"] as? Int == 5)
         #expect(citation["chunk_id"] is String)
+        #expect(citation["supported"] as? Bool == true)
+        #expect((answer["answer_id"] as? String)?.hasPrefix("a_") == true)
+        #expect((answer["generator"] as? [String: Any])?["name"] as? String == "extractive")
+        let quality = try #require(answer["quality"] as? [String: Any])
+        #expect(quality["groundedness"] as? Double == 1)
+        #expect((quality["retrieval_confidence"] as? Double ?? 0) > 0.4)
+        let timings = try #require(answer["timings"] as? [String: Any])
+        #expect(timings["total"] is Double && timings["retrieval"] is Double)
+        #expect((answer["sentences"] as? [[String: Any]])?.first?["supported"] as? Bool == true)
 
         let status = try ws.kb("status", "--json").json()
         #expect(status["documents"] as? Int == 1)
@@ -124,6 +133,42 @@ final class Workspace: @unchecked Sendable {
         #expect(human.stdout.contains("1. docs/guide.md:5 · Guide > Install"))
         let humanAsk = try ws.kb("ask", "How do I install kb?")
         #expect(humanAsk.stdout.contains("Sources:\n  [1] docs/guide.md:5 · Guide > Install"))
+    }
+
+    @Test func generatorOptionsAreCheckedAndListed() throws {
+        let ws = Workspace()
+        ws.write("docs/a.md", "# Cats\n\nCats sleep a lot during the day.\n")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        let unknown = try ws.kb("ask", "--generator", "gpt5", "Do cats sleep?")
+        #expect(unknown.status == 78)
+        #expect(unknown.stderr.contains("Unknown generator"))
+        let noServer = try KBProcess.run(["ask", "Do cats sleep?"], in: ws.path, environment: ["KB_GENERATOR": "openai"])
+        #expect(noServer.status == 78)
+        #expect(noServer.stderr.contains("KB_GENERATION_ENDPOINT"))
+        let down = try KBProcess.run(["ask", "--json", "Do cats sleep a lot?"], in: ws.path,
+                                     environment: ["KB_GENERATOR": "openai", "KB_GENERATION_ENDPOINT": "http://127.0.0.1:9/v1"])
+        #expect(down.status == 69)
+        #expect(down.stderr.contains("Cannot reach the chat endpoint"))
+        #expect((try down.json()["error"] as? [String: Any])?["type"] as? String == "generation_error")
+        let models = try ws.kb("models", "--json").json()
+        #expect((models["generators"] as? [[String: Any]])?.map { $0["name"] as? String } == ["llama", "openai", "extractive"])
+        #expect((models["language_models"] as? [[String: Any]])?.count == 2)
+    }
+
+    @Test(.enabled(if: RepositoryModels.smolLMInstalled, "needs models/gguf (scripts/setup.sh)"))
+    func asksALocalModelAndStreamsTheAnswer() throws {
+        let ws = Workspace()
+        ws.write("docs/harbour.md", "# Harbour\n\nThe lighthouse keeper of Port Ellis is named Marguerite Olsen. She has kept the light since 1994.\n")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        let human = try KBProcess.run(["ask", "--generator", "llama", "--model", "smollm2-135m", "--threads", "2", "--explain",
+                                       "What is the name of the lighthouse keeper of Port Ellis?"],
+                                      in: ws.path, environment: ["KB_MODELS": RepositoryModels.root.appendingPathComponent("models").path])
+        #expect(human.status == 0, "\(human.stderr)")
+        #expect(human.stdout.contains("Marguerite Olsen"))
+        #expect(human.stdout.contains("Sources:\n  [1] docs/harbour.md:3 · Harbour"))
+        #expect(human.stdout.contains("quality: grounded 1.00"))
+        #expect(human.stdout.contains("llama smollm2-135m"))
+        #expect(human.stdout.contains("timings: retrieval"))
     }
 
     @Test func abstainsWhenTheKnowledgeBaseDoesNotKnow() throws {
@@ -242,6 +287,7 @@ final class Workspace: @unchecked Sendable {
 enum RepositoryModels {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var installed: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("models/multilingual-e5-small/.complete").path) }
+    static var smolLMInstalled: Bool { FileManager.default.fileExists(atPath: root.appendingPathComponent("models/gguf/smollm2-135m-instruct-q4_1.gguf").path) }
     static var golden: [String: Any]? {
         let path = root.deletingLastPathComponent().appendingPathComponent("shared/models/golden/golden_multilingual-e5-small-q4.json").path
         guard let data = FileManager.default.contents(atPath: path) else { return nil }

@@ -90,6 +90,23 @@ struct InProcessModelTests {
         #expect(first.text == second.text)
     }
 
+    @Test func cancellingTheTaskStopsGeneration() async throws {
+        let model = try #require(LocalLanguageModels.shared)
+        let started = Counter()
+        let task = Task {
+            try await model.complete([ChatMessage(role: "user", content: "Write a long story about a lighthouse.")],
+                                     sampling: SamplingOptions(maxTokens: 400)) { _ in
+                started.increment()
+                return true
+            }
+        }
+        while started.value == 0 { try await Task.sleep(nanoseconds: 5_000_000) }
+        task.cancel()
+        let result = try await task.value
+        #expect(result.stats.finishReason == "cancelled")
+        #expect(result.stats.generatedTokens < 400)
+    }
+
     @Test func aPromptLargerThanTheContextIsAClearError() async throws {
         let model = try #require(LocalLanguageModels.shared)
         let huge = String(repeating: "lighthouse keeper ", count: 3000)

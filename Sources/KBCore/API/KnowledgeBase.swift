@@ -191,7 +191,11 @@ public final class KnowledgeBase: Sendable {
         let signals = RetrievalConfidence.estimate(question: analyzed, passages: retrieved, termWeights: weights,
                                                    vectorModel: vectorModel ?? nil)
         let confidence = signals.confidence
-        let warnings = retrievalWarnings + (generatorWarning.map { [$0] } ?? [])
+        var warnings = retrievalWarnings + (generatorWarning.map { [$0] } ?? [])
+        if let model = generator.model, let info = GeneratorCatalog.models.first(where: { $0.name == model }),
+           analyzed.language != "und", !info.languages.contains(analyzed.language) {
+            warnings.append("\(model) does not read \(analyzed.language == "zh" ? "Chinese" : analyzed.language); for such questions use --model \(GeneratorCatalog.defaultModel).")
+        }
         let info = GeneratorInfo(name: generator.name, model: generator.model)
 
         func abstaining(_ reason: String, generated: GeneratedAnswer? = nil, assessment: Assessment? = nil) -> Answer {

@@ -24,7 +24,8 @@ public final class LlamaLanguageModel: LanguageModel, @unchecked Sendable {
     private let lock = NSLock()
     /// Tokens whose keys and values are in the context's cache, in order.
     private var cachedTokens: [llama_token] = []
-    private let abortFlag = AbortFlag()
+    /// The running completion's cancellation flag, read by llama.cpp's abort callback during long decodes.
+    private let current = CurrentCall()
 
     /// Loads a GGUF model.
     /// - Parameters:
@@ -54,9 +55,9 @@ public final class LlamaLanguageModel: LanguageModel, @unchecked Sendable {
         contextParams.no_perf = true
         contextParams.abort_callback = { data in
             guard let data else { return false }
-            return Unmanaged<AbortFlag>.fromOpaque(data).takeUnretainedValue().isSet
+            return Unmanaged<CurrentCall>.fromOpaque(data).takeUnretainedValue().isCancelled
         }
-        contextParams.abort_callback_data = Unmanaged.passUnretained(abortFlag).toOpaque()
+        contextParams.abort_callback_data = Unmanaged.passUnretained(current).toOpaque()
         guard let llamaContext = llama_init_from_model(handle, contextParams) else {
             llama_model_free(handle)
             throw KBError(.model, "llama.cpp could not create a context of \(context) tokens for \(path); lower generation.context.")
@@ -104,7 +105,6 @@ public final class LlamaLanguageModel: LanguageModel, @unchecked Sendable {
             }
         } onCancel: {
             cancelled.set()
-            abortFlag.set()
         }
         return try result.get()
     }
@@ -112,9 +112,11 @@ public final class LlamaLanguageModel: LanguageModel, @unchecked Sendable {
     private func run(prompt: String, sampling: SamplingOptions, cancelled: AbortFlag,
                      onText: @Sendable (String) -> Bool) throws(KBError) -> (String, CompletionStats) {
         lock.lock()
-        defer { lock.unlock() }
-        abortFlag.clear()
-        if cancelled.isSet { abortFlag.set() }
+        current.flag = cancelled
+        defer {
+            current.flag = nil
+            lock.unlock()
+        }
         let started = DispatchTime.now()
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
         var stats = CompletionStats()
@@ -253,7 +255,17 @@ final class AbortFlag: @unchecked Sendable {
     private var value = false
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
-    func clear() { lock.withLock { value = false } }
+}
+
+/// The flag of the completion that holds the context, if any.
+final class CurrentCall: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: AbortFlag?
+    var flag: AbortFlag? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+    var isCancelled: Bool { flag?.isSet ?? false }
 }
 
 /// llama.cpp's process-wide set-up: the backend, and its log routed away from kb's output.
