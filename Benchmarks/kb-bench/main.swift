@@ -236,8 +236,8 @@ func benchGenerate(_ arguments: [String]) async {
     let remote = OpenAIChatModel(endpoint: ChatEndpoint(baseURL: "http://127.0.0.1:\(port)/v1", model: "bench", timeout: 300, contextTokens: context))
 
     let sampling = SamplingOptions(maxTokens: maxTokens)
-    var results: [String: (ttft: [Double], rate: [Double], prompt: [Int], promptRate: [Double])] =
-        ["kb": ([], [], [], []), "llama-server": ([], [], [], [])]
+    var results: [String: (ttft: [Double], rate: [Double], prompt: [Int], promptRate: [Double], reported: [Double])] =
+        ["kb": ([], [], [], [], []), "llama-server": ([], [], [], [], [])]
     // One warm-up each (page the weights in), then alternate.
     _ = try? await local.complete([ChatMessage(role: "user", content: "Hello")], sampling: SamplingOptions(maxTokens: 4)) { _ in true }
     _ = try? await remote.complete([ChatMessage(role: "user", content: "Hello")], sampling: SamplingOptions(maxTokens: 4)) { _ in true }
@@ -250,6 +250,7 @@ func benchGenerate(_ arguments: [String]) async {
                 if let rate = stats.tokensPerSecond { results[name]!.rate.append(rate) }
                 results[name]!.prompt.append(stats.promptTokens)
                 if stats.promptSeconds > 0 { results[name]!.promptRate.append(Double(stats.promptTokens) / stats.promptSeconds) }
+                if let reported = stats.reportedTokensPerSecond { results[name]!.reported.append(reported) }
             } catch { fail("\(name): \(error)") }
         }
     }
@@ -258,7 +259,8 @@ func benchGenerate(_ arguments: [String]) async {
     for (name, r) in results {
         output[name] = ["time_to_first_token_p50": median(r.ttft), "tokens_per_second_p50": median(r.rate),
                         "prompt_tokens_p50": percentile(r.prompt.map(Double.init).sorted(), 50),
-                        "prompt_tokens_per_second_p50": median(r.promptRate)]
+                        "prompt_tokens_per_second_p50": median(r.promptRate),
+                        "server_reported_tokens_per_second_p50": r.reported.isEmpty ? (NSNull() as Any) : (median(r.reported) as Any)]
     }
     let kb = results["kb"]!, srv = results["llama-server"]!
     output["ttft_ratio_kb_over_server"] = median(kb.ttft) / max(1e-9, median(srv.ttft))

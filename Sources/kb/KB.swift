@@ -16,8 +16,8 @@ struct KB: AsyncParsableCommand {
             78 bad configuration; 130 interrupted.
             """,
         version: "0.1.0",
-        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, StatusCommand.self, EmbedCommand.self,
-                      ModelsCommand.self, EvalCommand.self]
+        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, ChatCommand.self, FeedbackCommand.self,
+                      StatusCommand.self, EmbedCommand.self, ModelsCommand.self, EvalCommand.self]
     )
 }
 

@@ -84,12 +84,17 @@ struct AskCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Show why each passage was retrieved, each sentence's support and the timings.")
     var explain = false
 
+    @Option(name: .long, help: ArgumentHelp("Continue this conversation: a follow-up is rewritten into a standalone question from its earlier turns.", valueName: "id"))
+    var conversation: String?
+
     func run() async throws {
         try await reportingErrors(options) {
             if let passages, passages < 1 { throw KBError(.invalidArgument, "-k must be at least 1.") }
             let kb = try KnowledgeBase(configuration: try options.configuration(generation: generation))
             let json = options.json
-            let answer = try await kb.ask(question.joined(separator: " "), passages: passages, mode: mode) { text in
+            Terminal.flush()
+            let answer = try await kb.ask(question.joined(separator: " "), passages: passages, mode: mode,
+                                          conversation: conversation) { text in
                 if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
             }
             for warning in answer.warnings { Terminal.printWarning("warning: \(warning)") }
@@ -99,6 +104,9 @@ struct AskCommand: AsyncParsableCommand {
             }
             print("")
             AnswerPrinter.printDetails(answer, explain: explain)
+            if let id = answer.conversationID {
+                print(Terminal.dim("answer \(answer.answerID) · conversation \(id) (follow up with --conversation \(id); rate with kb feedback \(answer.answerID) up|down)"))
+            }
             return 0
         }
     }
@@ -107,6 +115,9 @@ struct AskCommand: AsyncParsableCommand {
 /// Prints what follows a streamed answer: kb's verdict, the sources and the scores.
 enum AnswerPrinter {
     static func printDetails(_ answer: Answer, explain: Bool) {
+        if answer.standaloneQuestion != answer.question && !answer.standaloneQuestion.isEmpty {
+            print(Terminal.dim("(searched as: \(answer.standaloneQuestion))"))
+        }
         if answer.abstained {
             if let generated = answer.generatedText, !generated.isEmpty {
                 // The model's text was streamed, but kb does not stand behind it.
@@ -125,7 +136,7 @@ enum AnswerPrinter {
             if explain { printScores(answer) }
             return
         }
-        if let generated = answer.generatedText, CitationChecks.differs(generated, answer.answer) {
+        if answer.sentences.contains(where: { $0.corrected || ($0.scored && !$0.supported) }) {
             print("\n" + Terminal.bold("Checked answer") + Terminal.dim(" (kb corrected citations or marked unsupported sentences):"))
             print(answer.answer)
         }
@@ -162,6 +173,22 @@ enum AnswerPrinter {
         if explain { printTimings(answer) }
     }
 
+    static func printSources(_ answer: Answer) {
+        if answer.citations.isEmpty {
+            print("No sources cited." + (answer.passages.isEmpty ? "" : " Closest passages:"))
+            for hit in answer.passages.prefix(3) {
+                print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))"
+                      + (hit.heading.isEmpty ? "" : " · \(hit.heading)"))
+            }
+            return
+        }
+        for citation in answer.citations {
+            print("[\(citation.id)] " + Terminal.bold(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page))
+                  + (citation.heading.isEmpty ? "" : " · \(citation.heading)") + (citation.supported ? "" : Terminal.dim(" (does not support the answer)")))
+            print("    " + citation.text.replacingOccurrences(of: "\n", with: "\n    "))
+        }
+    }
+
     static func printScores(_ answer: Answer) {
         let q = answer.quality
         let accuracy = q.citationAccuracy.map { String(format: "%.2f", $0) } ?? "—"
@@ -178,14 +205,6 @@ enum AnswerPrinter {
         if let rate = t.tokensPerSecond { parts.append(String(format: "%.1f tokens/s", rate)) }
         parts.append(String(format: "total %.2f s", t.total))
         print(Terminal.dim("timings: " + parts.joined(separator: " · ")))
-    }
-}
-
-/// Compares the streamed text with the checked answer, ignoring citation markers' spacing.
-enum CitationChecks {
-    static func differs(_ generated: String, _ checked: String) -> Bool {
-        func squash(_ s: String) -> String { String(s.unicodeScalars.filter { !CharacterSet.whitespacesAndNewlines.contains($0) }.map(Character.init)) }
-        return squash(generated) != squash(checked)
     }
 }
 

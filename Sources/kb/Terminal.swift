@@ -8,6 +8,7 @@ import Glibc
 enum Terminal {
     static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1
     static let stderrIsTTY = isatty(STDERR_FILENO) == 1
+    static let stdinIsTTY = isatty(STDIN_FILENO) == 1
     static var colorEnabled: Bool { stdoutIsTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
 
     static var width: Int {
@@ -15,6 +16,9 @@ enum Terminal {
         if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 20 { return Int(size.ws_col) }
         return 80
     }
+
+    /// Flushes `print` output, so that it stays in order with text written straight to the file handle.
+    static func flush() { fflush(nil) }
 
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data("kb: error: \(message)\n".utf8))
@@ -63,6 +67,16 @@ enum JSONOutput {
     static func print<T: Encodable>(_ value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(value) {
+            FileHandle.standardOutput.write(data)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        }
+    }
+
+    /// One value as one line of JSON (JSON Lines, for streams of answers).
+    static func printLine<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(value) {
             FileHandle.standardOutput.write(data)
             FileHandle.standardOutput.write(Data("\n".utf8))

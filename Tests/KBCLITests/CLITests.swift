@@ -26,7 +26,8 @@ struct KBProcess {
     }
 
     /// Starts kb; the caller waits or signals.
-    static func start(_ arguments: [String], in directory: String, environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], in directory: String, environment extra: [String: String] = [:],
+                      stdin: String? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -43,13 +44,18 @@ struct KBProcess {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        var input: Pipe?
+        if stdin != nil { input = Pipe(); process.standardInput = input } else { process.standardInput = FileHandle.nullDevice }
         try process.run()
+        if let stdin, let input {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
+        }
         return (process, out, err)
     }
 
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
-        let (process, out, err) = try start(arguments, in: directory, environment: environment)
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
+        let (process, out, err) = try start(arguments, in: directory, environment: environment, stdin: stdin)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -169,6 +175,50 @@ final class Workspace: @unchecked Sendable {
         #expect(human.stdout.contains("quality: grounded 1.00"))
         #expect(human.stdout.contains("llama smollm2-135m"))
         #expect(human.stdout.contains("timings: retrieval"))
+    }
+
+    @Test func conversationsFeedbackAndChat() throws {
+        let ws = Workspace()
+        ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.\n")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        let first = try ws.kb("ask", "--json", "When did the Colosseum in Rome open?").json()
+        let conversation = try #require(first["conversation_id"] as? String)
+        let answerID = try #require(first["answer_id"] as? String)
+        #expect(first["turn"] as? Int == 1)
+        let followUp = try ws.kb("ask", "--json", "--conversation", conversation, "and when did it close?").json()
+        #expect(followUp["standalone_question"] as? String == "and when did it close? (Colosseum Rome)")
+        #expect(followUp["turn"] as? Int == 2)
+        #expect((followUp["answer"] as? String)?.contains("6th century") == true)
+        let human = try ws.kb("ask", "--conversation", conversation, "what about its emperor?")
+        #expect(human.stdout.contains("(searched as: what about its emperor? (Colosseum Rome))"))
+        #expect(human.stdout.contains("conversation \(conversation)"))
+        let missing = try ws.kb("ask", "--conversation", "c_0000", "and then?")
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("There is no conversation c_0000"))
+
+        let rated = try ws.kb("feedback", answerID, "down", "--comment", "too vague")
+        #expect(rated.status == 0, "\(rated.stderr)")
+        #expect(rated.stdout.contains("Recorded: \(answerID) down — too vague."))
+        #expect(try ws.kb("feedback", "a_0000", "up").status == 64)
+        #expect(try ws.kb("feedback", answerID, "sideways").status == 64)
+        let report = try ws.kb("feedback", "report", "--json").json()
+        #expect(report["down"] as? Int == 1)
+        #expect(report["answers"] as? Int == 3)
+        let worst = try #require((report["worst"] as? [[String: Any]])?.first)
+        #expect(worst["comments"] as? [String] == ["too vague"])
+        #expect((worst["answer"] as? [String: Any])?["question"] as? String == "When did the Colosseum in Rome open?")
+        #expect(try ws.kb("feedback", "report").stdout.contains("Worst rated:"))
+
+        // kb chat reads questions line by line from a pipe.
+        let chat = try KBProcess.run(["chat", "--json"], in: ws.path, stdin: "When did the Colosseum in Rome open?\n\nand when did it close?\n/quit\nignored after quit\n")
+        #expect(chat.status == 0, "\(chat.stderr)")
+        let lines = chat.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 2)
+        #expect(lines.last?["standalone_question"] as? String == "and when did it close? (Colosseum Rome)")
+        #expect(lines.first?["conversation_id"] as? String == lines.last?["conversation_id"] as? String)
+        let plain = try KBProcess.run(["chat"], in: ws.path, stdin: "When did the Colosseum in Rome open?\n/sources\n/history\n")
+        #expect(plain.stdout.contains("[1] docs/rome.md:3"))
+        #expect(plain.stdout.contains("1. When did the Colosseum in Rome open?"))
     }
 
     @Test func abstainsWhenTheKnowledgeBaseDoesNotKnow() throws {

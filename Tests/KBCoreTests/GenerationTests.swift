@@ -9,11 +9,17 @@ final class ScriptedModel: LanguageModel, @unchecked Sendable {
     let contextTokens: Int
     let templateOverheadTokens = 10
     private let lock = NSLock()
-    private let reply: String
+    private let respond: @Sendable ([ChatMessage]) -> String
     private var recorded: [[ChatMessage]] = []
 
     init(reply: String, contextTokens: Int = 4096) {
-        self.reply = reply
+        self.respond = { _ in reply }
+        self.contextTokens = contextTokens
+    }
+
+    /// Replies with what `respond` makes of the messages.
+    init(contextTokens: Int = 4096, respond: @escaping @Sendable ([ChatMessage]) -> String) {
+        self.respond = respond
         self.contextTokens = contextTokens
     }
 
@@ -24,6 +30,7 @@ final class ScriptedModel: LanguageModel, @unchecked Sendable {
     func complete(_ messages: [ChatMessage], sampling: SamplingOptions,
                   onText: @escaping @Sendable (String) -> Bool) async throws(KBError) -> (text: String, stats: CompletionStats) {
         lock.withLock { recorded.append(messages) }
+        let reply = respond(messages)
         let middle = reply.index(reply.startIndex, offsetBy: reply.count / 2)
         for piece in [String(reply[..<middle]), String(reply[middle...])] where !piece.isEmpty { _ = onText(piece) }
         var stats = CompletionStats()

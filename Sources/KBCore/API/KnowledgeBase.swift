@@ -175,11 +175,55 @@ public final class KnowledgeBase: Sendable {
     /// Answers a question: retrieve → (abstain when retrieval is not confident) → generate, streaming text
     /// through `onText` → check every sentence against the passages (``CitationVerifier``) → the checked
     /// answer with citations, quality scores and timings, or the "not found" message with the closest passages.
-    public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil,
-                    onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+    ///
+    /// - Parameters:
+    ///   - conversation: continue this conversation: a follow-up question is rewritten into a standalone one
+    ///     from the earlier turns (see ``QuestionRewriter``) before retrieval.
+    ///   - remember: keep the answer in the database (in `conversation`, or a new one) so it can be
+    ///     continued and rated.
+    public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil, conversation: String? = nil,
+                    remember: Bool = true, onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let clock = Stopwatch()
-        let analyzed = try QueryAnalyzer.analyze(question)
+        let asked = try QueryAnalyzer.analyze(question)
         let (generator, generatorWarning) = try configuredGenerator()
+        var history: [AnswerRecord] = []
+        if let conversation {
+            guard let found = try store.conversation(id: conversation) else {
+                throw KBError(.invalidArgument, "There is no conversation \(conversation) in this knowledge base; start one by asking without --conversation.")
+            }
+            history = found.turns
+        }
+        var analyzed = asked
+        if !history.isEmpty {
+            let rewriter: any QuestionRewriter = (generator as? LanguageModelGenerator).map { LanguageModelRewriter(model: $0.languageModel) }
+                ?? HeuristicRewriter()
+            if let standalone = try await rewriter.rewrite(asked, history: history), let rewritten = try? QueryAnalyzer.analyze(standalone) {
+                analyzed = rewritten
+            }
+        }
+        let rewriteSeconds = history.isEmpty ? nil : clock.seconds
+        var answer = try await answer(analyzed, generator: generator, generatorWarning: generatorWarning, passages: passages,
+                                      mode: mode, clock: clock, onText: onText)
+        answer.question = asked.normalized
+        answer.standaloneQuestion = analyzed.normalized
+        answer.timings.rewrite = rewriteSeconds
+        if remember {
+            do throws(KBError) {
+                let conversationID: String
+                if let conversation { conversationID = conversation } else { conversationID = try store.createConversation(title: asked.normalized) }
+                let record = AnswerRecord(answer, conversationID: conversationID)
+                answer.turn = try store.saveAnswer(record)
+                answer.conversationID = conversationID
+            } catch {
+                answer.warnings.append("The answer was not saved (\(error.message)); it cannot be continued or rated.")
+            }
+        }
+        return answer
+    }
+
+    /// The pipeline after input understanding: retrieval, confidence, generation, assessment.
+    private func answer(_ analyzed: AnalyzedQuery, generator: any AnswerGenerator, generatorWarning: String?, passages: Int?,
+                        mode: SearchMode?, clock: Stopwatch, onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer {
         let (retriever, retrievalWarnings) = try retrieverAndWarnings(mode: mode)
         let retrieved = try retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, passages ?? configuration.askPassages)))
         var timings = AnswerTimings()
@@ -266,8 +310,26 @@ public final class KnowledgeBase: Sendable {
     }
 
     /// A new answer id: `a_` and 16 random hex digits.
-    static func newAnswerID() -> String {
-        "a_" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    static func newAnswerID() -> String { "a_" + randomHex(8) }
+
+    // MARK: Conversations and feedback
+
+    /// A conversation with its turns.
+    public func conversation(id: String) throws(KBError) -> Conversation {
+        guard let found = try store.conversation(id: id) else {
+            throw KBError(.invalidArgument, "There is no conversation \(id) in this knowledge base.")
+        }
+        return found
+    }
+
+    /// Rates an answer: `up` or `down`, with an optional comment.
+    public func rate(answerID: String, up: Bool, comment: String? = nil) throws(KBError) {
+        try store.saveFeedback(answerID: answerID, rating: up ? 1 : -1, comment: comment)
+    }
+
+    /// Ratings over time and the worst-rated answers with their sources and scores.
+    public func feedbackReport(worst: Int = 10) throws(KBError) -> FeedbackReport {
+        try store.feedbackReport(worst: max(0, worst))
     }
 
     func termWeights(for query: AnalyzedQuery) throws(KBError) -> [String: Double] {

@@ -185,6 +185,8 @@ public struct AnswerTimings: Sendable, Equatable, Codable {
     public var prompt: Double?
     /// From the start of the request to the first answer text.
     public var firstToken: Double?
+    /// Rewriting a follow-up into a standalone question (conversations only).
+    public var rewrite: Double?
     /// Checking citations and scoring.
     public var assessment = 0.0
     public var total = 0.0
@@ -193,7 +195,7 @@ public struct AnswerTimings: Sendable, Equatable, Codable {
     public var tokensPerSecond: Double?
 
     enum CodingKeys: String, CodingKey {
-        case retrieval, prompt, assessment, total
+        case retrieval, prompt, assessment, total, rewrite
         case firstToken = "first_token", promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
         case tokensPerSecond = "tokens_per_second"
     }
@@ -203,7 +205,13 @@ public struct AnswerTimings: Sendable, Equatable, Codable {
 public struct Answer: Sendable, Equatable, Codable {
     /// Identifies the answer (for feedback).
     public var answerID: String
+    /// The conversation the answer was saved in, and its turn there (nil when not saved).
+    public var conversationID: String?
+    public var turn: Int?
+    /// The question as asked.
     public var question: String
+    /// The question kb searched with: the question itself, or a follow-up rewritten from the conversation.
+    public var standaloneQuestion: String = ""
     public var language: String
     /// The checked answer with its `[n]` citations, or the "not found" message when kb abstained.
     public var answer: String
@@ -227,6 +235,7 @@ public struct Answer: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case question, language, answer, abstained, citations, sentences, quality, passages, generator, timings, warnings
         case answerID = "answer_id", abstainReason = "abstain_reason", generatedText = "generated_text"
+        case conversationID = "conversation_id", turn, standaloneQuestion = "standalone_question"
     }
 }
 

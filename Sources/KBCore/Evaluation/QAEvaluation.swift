@@ -243,7 +243,7 @@ extension KnowledgeBase {
         for (index, question) in questions.enumerated() {
             if isCancelled() { break }
             let answerable = !question.isImpossible && !withheld.contains(question.paragraph)
-            let answer = try await ask(question.text, passages: passages)
+            let answer = try await ask(question.text, passages: passages, remember: false)
             info = answer.generator
             let prediction = answer.abstained ? "" : CitationMarkers.strip(answer.answer)
             let language = Script.detectLanguage(question.text)

@@ -38,6 +38,8 @@ public struct CompletionStats: Sendable, Equatable {
     public var totalSeconds = 0.0
     /// Why generation stopped: `stop` (end of generation), `length` (token limit) or `cancelled`.
     public var finishReason = "stop"
+    /// Generation speed as the backend measured it itself, when it says (llama-server's `timings`).
+    public var reportedTokensPerSecond: Double?
     public init() {}
 
     /// Generated tokens per second, after the first token.

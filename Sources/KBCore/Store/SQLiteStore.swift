@@ -6,7 +6,7 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
     static let applicationID: Int32 = 0x6B62_3031
 
     public let location: String
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     private let lock = NSLock()
 
     /// Opens the database at `path`, applying pending migrations.
@@ -79,7 +79,7 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
     }
 
     @discardableResult
-    private func locked<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
+    func locked<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()

@@ -82,8 +82,9 @@ public struct OpenAIChatModel: LanguageModel {
                     stats.promptTokens = (usage["prompt_tokens"] as? Int) ?? stats.promptTokens
                     stats.generatedTokens = (usage["completion_tokens"] as? Int) ?? stats.generatedTokens
                 }
-                if let timings = json["timings"] as? [String: Any], let ms = timings["prompt_ms"] as? Double {
-                    stats.promptSeconds = ms / 1000   // llama-server reports its own prompt time
+                if let timings = json["timings"] as? [String: Any] {   // llama-server reports its own timings
+                    if let ms = timings["prompt_ms"] as? Double { stats.promptSeconds = ms / 1000 }
+                    if let rate = timings["predicted_per_second"] as? Double { stats.reportedTokensPerSecond = rate }
                 }
                 guard let choice = (json["choices"] as? [[String: Any]])?.first else { continue }
                 if let reason = choice["finish_reason"] as? String { stats.finishReason = reason }

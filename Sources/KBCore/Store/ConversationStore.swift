@@ -1,0 +1,220 @@
+import Foundation
+
+/// An answer as kept in the database: enough to continue a conversation, explain it and rate it.
+public struct AnswerRecord: Sendable, Equatable, Codable {
+    public struct Source: Sendable, Equatable, Codable {
+        public var rank: Int
+        public var path: String
+        public var chunkID: String
+        public var heading: String
+        public var startLine: Int
+        public var endLine: Int
+        public var page: Int?
+        public var score: Double
+        /// For citations: whether the passage supports the answer.
+        public var supported: Bool?
+        enum CodingKeys: String, CodingKey {
+            case rank, path, heading, page, score, supported
+            case chunkID = "chunk_id", startLine = "start_line", endLine = "end_line"
+        }
+    }
+    public var id: String
+    public var conversationID: String
+    public var turn: Int
+    public var question: String
+    public var standaloneQuestion: String
+    public var language: String
+    public var answer: String
+    public var abstained: Bool
+    public var generator: String
+    public var model: String?
+    public var citations: [Source]
+    public var passages: [Source]
+    public var quality: QualityScores
+    public var createdAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, turn, question, language, answer, abstained, generator, model, citations, passages, quality
+        case conversationID = "conversation_id", standaloneQuestion = "standalone_question", createdAt = "created_at"
+    }
+}
+
+/// A conversation and its turns, oldest first.
+public struct Conversation: Sendable, Equatable, Codable {
+    public var id: String
+    public var title: String
+    public var createdAt: Double
+    public var updatedAt: Double
+    public var turns: [AnswerRecord]
+    enum CodingKeys: String, CodingKey {
+        case id, title, turns
+        case createdAt = "created_at", updatedAt = "updated_at"
+    }
+}
+
+/// What `kb feedback report` shows.
+public struct FeedbackReport: Sendable, Equatable, Codable {
+    public struct Day: Sendable, Equatable, Codable {
+        public var date: String
+        public var up: Int
+        public var down: Int
+    }
+    public struct RatedAnswer: Sendable, Equatable, Codable {
+        public var answer: AnswerRecord
+        public var up: Int
+        public var down: Int
+        public var comments: [String]
+    }
+    public var answers: Int
+    public var rated: Int
+    public var up: Int
+    public var down: Int
+    /// Ratings per day (UTC), oldest first.
+    public var days: [Day]
+    /// The answers with the most down-votes (net score lowest first), with their sources and scores.
+    public var worst: [RatedAnswer]
+}
+
+/// Conversations, answers and feedback in the knowledge base's database.
+public protocol ConversationStore: Sendable {
+    /// Creates a conversation titled after its first question; returns its id.
+    func createConversation(title: String) throws(KBError) -> String
+    /// The conversation with its turns, or nil.
+    func conversation(id: String) throws(KBError) -> Conversation?
+    /// Appends an answer to its conversation (its `turn` is assigned by the store) and returns the turn.
+    @discardableResult func saveAnswer(_ answer: AnswerRecord) throws(KBError) -> Int
+    /// Stores a rating (+1 or −1) of an answer.
+    func saveFeedback(answerID: String, rating: Int, comment: String?) throws(KBError)
+    /// Totals, ratings per day and the worst-rated answers.
+    func feedbackReport(worst: Int) throws(KBError) -> FeedbackReport
+}
+
+extension SQLiteStore: ConversationStore {
+    public func createConversation(title: String) throws(KBError) -> String {
+        let id = "c_" + randomHex(8)
+        let now = Date().timeIntervalSince1970
+        try locked { () throws(KBError) in
+            try connection.query("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                                 [id, String(title.prefix(80)), now, now])
+        }
+        return id
+    }
+
+    public func conversation(id: String) throws(KBError) -> Conversation? {
+        try locked { () throws(KBError) -> Conversation? in
+            guard let row = try connection.query("SELECT id, title, created_at, updated_at FROM conversations WHERE id = ?", [id]).first else {
+                return nil
+            }
+            let turns = try connection.query(Self.answerColumns + " WHERE conversation_id = ? ORDER BY turn", [id]).map(Self.answer)
+            return Conversation(id: row.string(0), title: row.string(1), createdAt: row.double(2), updatedAt: row.double(3), turns: turns)
+        }
+    }
+
+    @discardableResult
+    public func saveAnswer(_ answer: AnswerRecord) throws(KBError) -> Int {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json<T: Encodable>(_ value: T) -> String { (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
+        return try locked { () throws(KBError) -> Int in
+            try connection.transaction { () throws(KBError) -> Int in
+                guard try connection.scalar("SELECT count(*) FROM conversations WHERE id = ?", [answer.conversationID]).int == 1 else {
+                    throw KBError(.invalidArgument, "There is no conversation \(answer.conversationID); start one without --conversation.")
+                }
+                let turn = (try connection.scalar("SELECT max(turn) FROM answers WHERE conversation_id = ?", [answer.conversationID]).int ?? 0) + 1
+                try connection.query("""
+                    INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
+                                         generator, model, citations, passages, quality, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [answer.id, answer.conversationID, turn, answer.question, answer.standaloneQuestion, answer.language,
+                          answer.answer, answer.abstained ? 1 : 0, answer.generator, answer.model, json(answer.citations),
+                          json(answer.passages), json(answer.quality), answer.createdAt])
+                try connection.query("UPDATE conversations SET updated_at = ? WHERE id = ?", [answer.createdAt, answer.conversationID])
+                return turn
+            }
+        }
+    }
+
+    public func saveFeedback(answerID: String, rating: Int, comment: String?) throws(KBError) {
+        guard rating == 1 || rating == -1 else { throw KBError(.invalidArgument, "A rating is up (+1) or down (−1).") }
+        try locked { () throws(KBError) in
+            guard try connection.scalar("SELECT count(*) FROM answers WHERE id = ?", [answerID]).int == 1 else {
+                throw KBError(.invalidArgument, "There is no answer \(answerID) in this knowledge base; answer ids are printed by `kb ask` (--json: answer_id).")
+            }
+            try connection.query("INSERT INTO feedback (answer_id, rating, comment, created_at) VALUES (?, ?, ?, ?)",
+                                 [answerID, rating, comment.flatMap { $0.isEmpty ? nil : $0 }, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func feedbackReport(worst limit: Int) throws(KBError) -> FeedbackReport {
+        try locked { () throws(KBError) -> FeedbackReport in
+            let answers = try connection.scalar("SELECT count(*) FROM answers").int ?? 0
+            let totals = try connection.query("""
+                SELECT count(DISTINCT answer_id), coalesce(sum(rating = 1), 0), coalesce(sum(rating = -1), 0) FROM feedback
+                """)[0]
+            let days = try connection.query("""
+                SELECT date(created_at, 'unixepoch') AS day, sum(rating = 1), sum(rating = -1)
+                FROM feedback GROUP BY day ORDER BY day
+                """).map { FeedbackReport.Day(date: $0.string(0), up: $0.int(1), down: $0.int(2)) }
+            var worst: [FeedbackReport.RatedAnswer] = []
+            let rows = try connection.query("""
+                SELECT answer_id, sum(rating = 1), sum(rating = -1), group_concat(comment, char(31))
+                FROM feedback GROUP BY answer_id HAVING sum(rating = -1) > 0
+                ORDER BY sum(rating) ASC, sum(rating = -1) DESC, max(created_at) DESC LIMIT ?
+                """, [limit])
+            for row in rows {
+                guard let answer = try connection.query(Self.answerColumns + " WHERE id = ?", [row.string(0)]).first.map(Self.answer) else { continue }
+                let comments = row.optionalString(3).map { $0.split(separator: "\u{1F}").map(String.init) } ?? []
+                worst.append(FeedbackReport.RatedAnswer(answer: answer, up: row.int(1), down: row.int(2), comments: comments))
+            }
+            return FeedbackReport(answers: answers, rated: totals.int(0), up: totals.int(1), down: totals.int(2), days: days, worst: worst)
+        }
+    }
+
+    static let answerColumns = """
+        SELECT id, conversation_id, turn, question, standalone_question, language, answer, abstained, generator, model,
+               citations, passages, quality, created_at FROM answers
+        """
+
+    static func answer(_ row: SQLRow) -> AnswerRecord {
+        let decoder = JSONDecoder()
+        func decode<T: Decodable>(_ type: T.Type, _ text: String, _ fallback: T) -> T {
+            (try? decoder.decode(type, from: Data(text.utf8))) ?? fallback
+        }
+        return AnswerRecord(
+            id: row.string(0), conversationID: row.string(1), turn: row.int(2), question: row.string(3),
+            standaloneQuestion: row.string(4), language: row.string(5), answer: row.string(6), abstained: row.int(7) == 1,
+            generator: row.string(8), model: row.optionalString(9),
+            citations: decode([AnswerRecord.Source].self, row.string(10), []), passages: decode([AnswerRecord.Source].self, row.string(11), []),
+            quality: decode(QualityScores.self, row.string(12), QualityScores(groundedness: 0, citationAccuracy: nil, retrievalConfidence: 0, relevance: 0)),
+            createdAt: row.double(13))
+    }
+}
+
+/// `count` random bytes as hex.
+func randomHex(_ count: Int) -> String {
+    (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+}
+
+extension AnswerRecord {
+    /// The record kept for an answer.
+    init(_ answer: Answer, conversationID: String) {
+        func source(rank: Int, path: String, chunkID: String, heading: String, startLine: Int, endLine: Int, page: Int?,
+                    score: Double, supported: Bool?) -> Source {
+            Source(rank: rank, path: path, chunkID: chunkID, heading: heading, startLine: startLine, endLine: endLine, page: page,
+                   score: score, supported: supported)
+        }
+        self.init(
+            id: answer.answerID, conversationID: conversationID, turn: 0, question: answer.question,
+            standaloneQuestion: answer.standaloneQuestion, language: answer.language, answer: answer.answer,
+            abstained: answer.abstained, generator: answer.generator.name, model: answer.generator.model,
+            citations: answer.citations.map {
+                source(rank: $0.id, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
+                       endLine: $0.endLine, page: $0.page, score: 0, supported: $0.supported)
+            },
+            passages: answer.passages.map {
+                source(rank: $0.rank, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
+                       endLine: $0.endLine, page: $0.page, score: $0.score, supported: nil)
+            },
+            quality: answer.quality, createdAt: Date().timeIntervalSince1970)
+    }
+}
