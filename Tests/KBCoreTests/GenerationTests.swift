@@ -147,6 +147,17 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(worse.abstainReason != nil)
     }
 
+    @Test func aFactPinnedOnTheWrongSubjectIsNotSupported() throws {
+        // "completed in 1889" is in passage 1, but about the Eiffel Tower.
+        let result = try check("The Colosseum was completed in 1889 [1].", "When was the Colosseum completed?")
+        #expect(!result.sentences[0].supported)
+        #expect(result.abstainReason != nil)
+        let zh = [passage(1, "五月艾分布在印度尼西亚和缅甸。"), passage(2, "乡里制是古代的基层行政制度。")]
+        let wrong = try CitationVerifier().assess(answer: "乡里制分布在印度尼西亚和缅甸[1]。", question: try QueryAnalyzer.analyze("乡里制分布在哪里？"),
+                                                  passages: zh, passagesShown: 2, retrievalConfidence: 0.9, generatorAbstained: false)
+        #expect(!wrong.sentences[0].supported)
+    }
+
     @Test func aChangedNumberIsNotSupported() throws {
         let result = try check("The Eiffel Tower was completed in 1899 [1].", "When was the Eiffel Tower completed?")
         #expect(!result.sentences[0].supported)

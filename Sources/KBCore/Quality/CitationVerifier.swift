@@ -4,8 +4,11 @@ import Foundation
 ///
 /// - **Lexical support**: the share of the sentence's content terms the passage contains — stemmed words
 ///   and numbers for English, characters and character bigrams for Chinese — with the terms the question
-///   does not already contain (what the sentence newly claims) weighing three times as much. A number in the
-///   sentence that the passage lacks halves the support: numbers are where small models invent.
+///   does not already contain (what the sentence newly claims) weighing three times as much. The terms the
+///   sentence shares with the question (its subject) must be in the passage too: the support is scaled by
+///   their share, so a true fact from a passage about something else, pinned on the question's subject, is
+///   not supported. A number in the sentence that the passage lacks halves the support:
+///   numbers are where small models invent.
 /// - **Semantic support** (when an embedder is available): the cosine of the sentence and the passage,
 ///   mapped onto 0–1 over the model's typical range for related text, weighing 30%.
 ///
@@ -133,6 +136,10 @@ public struct CitationVerifier: AnswerAssessor {
         let all = sentence.recall(in: passage)
         let novel = sentence.subtracting(question)
         var support = novel.isEmpty ? all : 0.25 * all + 0.75 * novel.recall(in: passage)
+        // The subject the sentence shares with the question must be in the passage too: a true fact from a
+        // passage about something else, attached to the question's subject, is not supported.
+        let topic = sentence.intersecting(question)
+        if !topic.isEmpty { support *= max(0.1, topic.recall(in: passage)) }
         if !sentence.numbers.isSubset(of: passage.numbers) { support *= 0.5 }
         return support
     }
@@ -219,6 +226,12 @@ struct ContentTerms: Equatable {
     }
 
     var isEmpty: Bool { words.isEmpty && characters.isEmpty }
+
+    /// The terms also in `other`.
+    func intersecting(_ other: ContentTerms) -> ContentTerms {
+        ContentTerms(words: words.intersection(other.words), numbers: numbers.intersection(other.numbers),
+                     characters: characters.intersection(other.characters), bigrams: bigrams.intersection(other.bigrams))
+    }
 
     /// The terms not in `other`.
     func subtracting(_ other: ContentTerms) -> ContentTerms {
