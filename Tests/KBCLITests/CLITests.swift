@@ -405,3 +405,43 @@ enum RepositoryModels {
         #expect(unknown.stderr.contains("Unknown embedding model nonexistent-model. Known models: multilingual-e5-small, all-minilm-l6-v2"))
     }
 }
+
+/// The JSON the CLI prints matches the schemas in Schemas/http (which the daemon's responses share).
+@Suite(.serialized) struct JSONContractTests {
+    static let schemas = RepositoryModels.root.appendingPathComponent("Schemas/http")
+
+    func expectValid(_ text: String, _ schema: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var validator = JSONSchemaValidator(folder: Self.schemas)
+        let value = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        let problems = validator.validate(value, against: schema)
+        #expect(problems.isEmpty, "\(schema): \(problems.prefix(5).joined(separator: "; "))", sourceLocation: sourceLocation)
+    }
+
+    @Test func outputsMatchTheSchemas() throws {
+        let ws = Workspace()
+        ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.\n")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        try expectValid(try ws.kb("search", "--json", "--explain", "Colosseum").stdout, "search-response.schema.json")
+        let ask = try ws.kb("ask", "--json", "When did the Colosseum in Rome open?")
+        try expectValid(ask.stdout, "answer.schema.json")
+        let abstained = try ws.kb("ask", "--json", "What is the boiling point of liquid nitrogen?")
+        try expectValid(abstained.stdout, "answer.schema.json")
+        let id = try #require(try ask.json()["answer_id"] as? String)
+        _ = try ws.kb("feedback", id, "down", "--comment", "vague")
+        try expectValid(try ws.kb("feedback", "report", "--json").stdout, "feedback-report.schema.json")
+        let error = try ws.kb("ask", "--json", "--generator", "nope", "x")
+        try expectValid(error.stdout, "error.schema.json")
+        let chat = try KBProcess.run(["chat", "--json"], in: ws.path, stdin: "When did the Colosseum open?\nand when did it close?\n")
+        for line in chat.stdout.split(separator: "\n") { try expectValid(String(line), "answer.schema.json") }
+    }
+
+    @Test func theValidatorRejectsWhatTheSchemasForbid() throws {
+        var validator = JSONSchemaValidator(folder: Self.schemas)
+        #expect(!validator.validate(["error": ["message": "x"]], against: "error.schema.json").isEmpty)         // missing type
+        #expect(!validator.validate(["error": ["message": "x", "type": "Bad Type"]], against: "error.schema.json").isEmpty)
+        #expect(!validator.validate(["error": ["message": "x", "type": "io", "extra": 1]], against: "error.schema.json").isEmpty)
+        #expect(validator.validate(["error": ["message": "x", "type": "io_error"]], against: "error.schema.json").isEmpty)
+        let boolean = try JSONSerialization.jsonObject(with: Data(#"{"answers":true,"rated":0,"up":0,"down":0,"days":[],"worst":[]}"#.utf8))
+        #expect(!validator.validate(boolean, against: "feedback-report.schema.json").isEmpty)
+    }
+}
