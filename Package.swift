@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // The daemon's HTTP server; no traits (no swift-configuration, no full-Foundation extras).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         // System SQLite (Debian's libsqlite3-dev): FTS5 is compiled in.
@@ -25,10 +27,16 @@ let package = Package(
             dependencies: ["CSQLite", "CLibXML2", "CLlama", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        .target(
+            name: "KBServer",
+            dependencies: ["KBCore", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         .executableTarget(
             name: "kb",
             dependencies: [
                 "KBCore",
+                "KBServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,9 +50,15 @@ let package = Package(
             dependencies: ["KBCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["Fixtures"]
         ),
+        // Shared by the test targets: a JSON Schema validator for the schemas in Schemas/http.
+        .target(name: "KBTestSupport", path: "Tests/KBTestSupport"),
+        .testTarget(
+            name: "KBServerTests",
+            dependencies: ["KBServer", "KBCore", "KBTestSupport"]
+        ),
         .testTarget(
             name: "KBCLITests",
-            dependencies: ["kb", "KBCore"]
+            dependencies: ["kb", "KBCore", "KBTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

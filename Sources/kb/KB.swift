@@ -16,7 +16,7 @@ struct KB: AsyncParsableCommand {
             78 bad configuration; 130 interrupted.
             """,
         version: "0.1.0",
-        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, ChatCommand.self, FeedbackCommand.self,
+        subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, ChatCommand.self, FeedbackCommand.self, ServeCommand.self,
                       StatusCommand.self, EmbedCommand.self, ModelsCommand.self, EvalCommand.self]
     )
 }

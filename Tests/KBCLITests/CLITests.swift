@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KBTestSupport
 import KBCore
 
 /// Runs the real `kb` binary against temporary folders and databases.

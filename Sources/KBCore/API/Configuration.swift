@@ -28,6 +28,8 @@ public struct Configuration: Sendable, Equatable {
     public var fusion: Fusion = .default
     /// Which generator answers questions, and how.
     public var generation = GenerationSettings()
+    /// `kb serve`'s address, token and queue.
+    public var server = ServerOptions()
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -200,8 +202,23 @@ public struct Configuration: Sendable, Equatable {
             configuration.embeddingEndpoint = EmbeddingEndpoint(baseURL: endpointURL, model: endpointModel, apiKey: key)
         }
         configuration.generation = try GenerationSettings.resolve(overrides, environment: environment, file: file, source: configPath)
+        if let host = try fileString("server.host") { configuration.server.host = host }
+        if let port = try fileInt("server.port") { configuration.server.port = port }
+        if let queue = try fileInt("server.queue") { configuration.server.queue = queue }
+        let fileToken = try fileString("server.token")
+        configuration.server.token = environment["KB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? fileToken
         return configuration
     }
+}
+
+/// `kb serve`'s settings from the environment and the config file (flags override them).
+public struct ServerOptions: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `KB_API_TOKEN`, then `server.token`.
+    public var token: String?
+    public var queue = 4
+    public init() {}
 }
 
 /// Which generator answers, with which model and sampling settings.

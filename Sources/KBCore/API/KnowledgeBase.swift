@@ -181,17 +181,24 @@ public final class KnowledgeBase: Sendable {
     ///     from the earlier turns (see ``QuestionRewriter``) before retrieval.
     ///   - remember: keep the answer in the database (in `conversation`, or a new one) so it can be
     ///     continued and rated.
+    ///   - priorTurns: earlier questions and answers held by the caller (an OpenAI-style client sends the whole
+    ///     chat each time), used like a stored conversation's turns.
     public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil, conversation: String? = nil,
-                    remember: Bool = true, onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+                    priorTurns: [(question: String, answer: String)] = [], remember: Bool = true,
+                    onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let clock = Stopwatch()
         let asked = try QueryAnalyzer.analyze(question)
         let (generator, generatorWarning) = try configuredGenerator()
-        var history: [AnswerRecord] = []
+        var history: [AnswerRecord] = priorTurns.enumerated().map { index, turn in
+            AnswerRecord(id: "", conversationID: "", turn: index + 1, question: turn.question, standaloneQuestion: turn.question,
+                         language: "", answer: turn.answer, abstained: false, generator: "", model: nil, citations: [], passages: [],
+                         quality: QualityScores(groundedness: 0, citationAccuracy: nil, retrievalConfidence: 0, relevance: 0), createdAt: 0)
+        }
         if let conversation {
             guard let found = try store.conversation(id: conversation) else {
                 throw KBError(.invalidArgument, "There is no conversation \(conversation) in this knowledge base; start one by asking without --conversation.")
             }
-            history = found.turns
+            history = found.turns + history
         }
         var analyzed = asked
         if !history.isEmpty {
@@ -363,6 +370,9 @@ public final class KnowledgeBase: Sendable {
 
     /// Invariants an interrupted ingest must not break; empty when the database is sound.
     public func consistencyProblems() throws(KBError) -> [String] { try store.consistencyProblems() }
+
+    /// The documents in the knowledge base, by path.
+    public func documents() throws(KBError) -> [DocumentRecord] { try store.documents() }
 }
 
 /// Seconds since creation, monotonic.

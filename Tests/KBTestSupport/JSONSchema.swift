@@ -4,7 +4,7 @@ import Foundation
 /// list), `properties`, `required`, `additionalProperties: false`, `items`, `enum`, `minimum`, `maximum`,
 /// `minLength`, `pattern`, `minItems`, `maxItems` and `$ref` (to `#/$defs/…` in the same file or in
 /// another file of the folder). An unknown keyword fails loudly rather than passing silently.
-struct JSONSchemaValidator {
+public struct JSONSchemaValidator {
     let folder: URL
     private var documents: [String: [String: Any]] = [:]
 
@@ -12,10 +12,10 @@ struct JSONSchemaValidator {
                                      "additionalProperties", "items", "enum", "minimum", "maximum", "minLength", "pattern",
                                      "minItems", "maxItems", "$ref", "$defs"]
 
-    init(folder: URL) { self.folder = folder }
+    public init(folder: URL) { self.folder = folder }
 
     /// Problems found in `value` against the schema file `name` (empty when valid).
-    mutating func validate(_ value: Any, against name: String) -> [String] {
+    public mutating func validate(_ value: Any, against name: String) -> [String] {
         guard let schema = document(name) else { return ["cannot read schema \(name)"] }
         var problems: [String] = []
         check(value, schema, file: name, path: "$", problems: &problems)
@@ -124,3 +124,7 @@ struct JSONSchemaValidator {
         }
     }
 }
+
+/// The repository's Schemas/http folder.
+public let httpSchemasFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Schemas/http")

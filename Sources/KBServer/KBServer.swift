@@ -1,0 +1,246 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KBCore
+import Logging
+import NIOCore
+
+/// kb's question-answer daemon: one knowledge base and one loaded model per process, served over HTTP
+/// with kb's REST API and an OpenAI-compatible chat API (see README, "The daemon").
+public struct KBServer: Sendable {
+    let kb: KnowledgeBase
+    let settings: ServerSettings
+    let metrics = ServerMetrics()
+    let queue: GenerationQueue
+
+    public init(kb: KnowledgeBase, settings: ServerSettings) throws(KBError) {
+        try settings.validate()
+        self.kb = kb
+        self.settings = settings
+        self.queue = GenerationQueue(limit: settings.maxQueuedGenerations)
+    }
+
+    /// Runs until SIGINT/SIGTERM (in-flight requests finish first) or until the task is cancelled.
+    /// `onRunning` gets the bound port (useful with port 0).
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        var logger = Logger(label: "kb.serve")
+        logger.logLevel = ProcessInfo.processInfo.environment["KB_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        let app = Application(
+            router: router(),
+            configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "kb"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    /// The router with every route and middleware.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ObservingMiddleware(metrics: metrics))
+        router.add(middleware: AuthMiddleware(token: settings.token))
+
+        router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        router.get("/metrics") { _, _ in
+            let status = try? kb.status()
+            let text = metrics.text(documents: status?.documents ?? 0, chunks: status?.chunks ?? 0, queueDepth: await queue.depth)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.post("/v1/search") { request, _ in try await search(request) }
+        router.post("/v1/ask") { request, _ in try await ask(request) }
+        router.post("/v1/feedback") { request, _ in try await feedback(request) }
+        router.get("/v1/conversations/:id") { _, context in
+            let id = try context.parameters.require("id")
+            return JSONBody.response(try wrap { () throws(KBError) in try kb.conversation(id: id) })
+        }
+        router.get("/v1/documents") { _, _ in
+            JSONBody.response(["documents": try wrap { () throws(KBError) in try kb.documents() }])
+        }
+        router.get("/v1/models") { _, _ in
+            JSONBody.response(["object": "list", "data": [["id": OpenAIChat.modelName, "object": "model", "created": 0, "owned_by": "kb"]]])
+        }
+        router.post("/v1/chat/completions") { request, _ in try await OpenAIChat(server: self).complete(request) }
+        return router
+    }
+
+    // MARK: Routes
+
+    func search(_ request: Request) async throws -> Response {
+        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes, allowed: ["query", "k", "mode"]))
+        let query = try fields.string("query", required: true)!
+        let k = try fields.int("k", in: 1...100)
+        var mode: SearchMode?
+        if let raw = try fields.string("mode") {
+            guard let parsed = SearchMode(rawValue: raw) else { throw APIError(.badRequest, "invalid_request", "Field \"mode\" must be keyword, vector or hybrid.") }
+            mode = parsed
+        }
+        return JSONBody.response(try wrap { () throws(KBError) in try kb.search(query, limit: k, mode: mode) })
+    }
+
+    func ask(_ request: Request) async throws -> Response {
+        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes,
+                                                               allowed: ["question", "conversation_id", "k", "mode", "stream"]))
+        let question = try fields.string("question", required: true)!
+        let conversation = try fields.string("conversation_id")
+        let k = try fields.int("k", in: 1...50)
+        let mode = try fields.string("mode").flatMap(SearchMode.init(rawValue:))
+        let wantsStream = try fields.bool("stream") ?? (request.headers[.accept]?.contains("text/event-stream") == true)
+        let kb = self.kb
+        let run: @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { onText in
+            try await kb.ask(question, passages: k, mode: mode, conversation: conversation, onText: onText)
+        }
+        guard wantsStream else { return JSONBody.response(try await generate(run)) }
+        // Server-Sent Events: `token` events as the text is generated, then one `answer` event with the checked
+        // answer, its citations and quality scores, then `done`.
+        return try await stream(run) { kind, _ in
+            switch kind {
+            case .text(let text): return ServerSentEvent.encode(event: "token", json: ["text": text])
+            case .answer(let answer): return ServerSentEvent.encode(event: "answer", encodable: answer) + ServerSentEvent.encode(event: "done", data: "{}")
+            case .error(let error): return ServerSentEvent.encode(event: "error", json: ["error": ["message": error.message, "type": error.type]])
+            }
+        }
+    }
+
+    func feedback(_ request: Request) async throws -> Response {
+        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes, allowed: ["answer_id", "rating", "comment"]))
+        let answerID = try fields.string("answer_id", required: true)!
+        let rating = try fields.string("rating", required: true)!
+        guard rating == "up" || rating == "down" else { throw APIError(.badRequest, "invalid_request", "Field \"rating\" must be \"up\" or \"down\".") }
+        let comment = try fields.string("comment")
+        try wrap { () throws(KBError) in try kb.rate(answerID: answerID, up: rating == "up", comment: comment) }
+        return JSONBody.response(["answer_id": answerID, "rating": rating], status: .created)
+    }
+
+    // MARK: Generation plumbing
+
+    /// Runs a generation through the queue, recording the answer.
+    func generate(_ body: (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer) async throws -> Answer {
+        do { try await queue.acquire() } catch { metrics.recordRejected(); throw error }
+        defer { Task { await queue.release() } }
+        let answer = try await wrapAsync { () async throws(KBError) -> Answer in try await body { _ in } }
+        metrics.recordAnswer(answer)
+        return answer
+    }
+
+    enum StreamItem: Sendable {
+        case text(String)
+        case answer(Answer)
+        case error(APIError)
+    }
+
+    /// Streams a generation as Server-Sent Events. The queue slot is taken before the response starts (so a
+    /// full queue is a plain 429); a client that disconnects cancels the generation.
+    func stream(_ body: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer,
+                event: @escaping @Sendable (StreamItem, Void) -> String) async throws -> Response {
+        do { try await queue.acquire() } catch { metrics.recordRejected(); throw error }
+        let (items, continuation) = AsyncStream<StreamItem>.makeStream()
+        let metrics = self.metrics, queue = self.queue
+        let work = Task {
+            defer { Task { await queue.release() } }
+            do {
+                let answer = try await body { text in continuation.yield(.text(text)) }
+                metrics.recordAnswer(answer)
+                continuation.yield(.answer(answer))
+            } catch let error as KBError {
+                continuation.yield(.error(APIError(error)))
+            } catch {
+                continuation.yield(.error(APIError(.internalServerError, "internal_error", "\(error)")))
+            }
+            continuation.finish()
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: ResponseBody { writer in
+            do {
+                for await item in items {
+                    try await writer.write(ByteBuffer(string: event(item, ())))
+                }
+                try await writer.finish(nil)
+            } catch {
+                work.cancel()   // the client went away: stop generating
+                throw error
+            }
+        })
+    }
+
+    func wrap<T>(_ body: () throws(KBError) -> T) throws -> T {
+        do { return try body() } catch { throw APIError(error) }
+    }
+
+    func wrapAsync<T>(_ body: () async throws(KBError) -> T) async throws -> T {
+        do { return try await body() } catch { throw APIError(error) }
+    }
+}
+
+/// Server-Sent Event framing.
+enum ServerSentEvent {
+    static func encode(event: String? = nil, data: String) -> String {
+        var out = event.map { "event: \($0)\n" } ?? ""
+        for line in data.split(separator: "\n", omittingEmptySubsequences: false) { out += "data: \(line)\n" }
+        return out + "\n"
+    }
+
+    static func encode(event: String? = nil, json: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return encode(event: event, data: String(decoding: data, as: UTF8.self))
+    }
+
+    static func encode<T: Encodable>(event: String? = nil, encodable: T) -> String {
+        let data = (try? JSONBody.encoder.encode(encodable)) ?? Data()
+        return encode(event: event, data: String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Bearer-token authentication on every route but `/healthz`, compared in constant time.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token, !token.isEmpty, request.uri.path != "/healthz" else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+        guard constantTimeEqual(presented, token) else {
+            throw APIError(.unauthorized, "unauthorized", header.isEmpty ? "This endpoint needs Authorization: Bearer TOKEN (KB_API_TOKEN)."
+                                                                        : "The bearer token is not valid.",
+                           headers: [.wwwAuthenticate: "Bearer"])
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Outermost middleware: turns every error into a JSON error response and records metrics.
+struct ObservingMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let type = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "http_error"
+            let message = error.status == .notFound ? "No such endpoint: \(request.method) \(request.uri.path)." : (error.body ?? "\(error.status)")
+            response = try APIError(error.status, type, message).response(from: request, context: context)
+        } catch let error as KBError {
+            response = try APIError(error).response(from: request, context: context)
+        } catch {
+            response = try APIError(.internalServerError, "internal_error", "\(error)").response(from: request, context: context)
+        }
+        let route = Self.route(request.uri.path)
+        metrics.record(route: route, method: request.method.rawValue, status: response.status.code,
+                       seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        return response
+    }
+
+    /// The route pattern for metrics (ids collapsed so that labels stay few).
+    static func route(_ path: String) -> String {
+        if path.hasPrefix("/v1/conversations/") { return "/v1/conversations/:id" }
+        if path.hasPrefix("/v1/documents/") { return "/v1/documents/:id" }
+        let known = ["/healthz", "/metrics", "/v1/search", "/v1/ask", "/v1/feedback", "/v1/documents", "/v1/models", "/v1/chat/completions"]
+        return known.contains(path) ? path : "other"
+    }
+}
+

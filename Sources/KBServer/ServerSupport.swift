@@ -1,0 +1,241 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KBCore
+import NIOCore
+
+/// How `kb serve` listens and what it allows.
+public struct ServerSettings: Sendable {
+    /// Address to bind; loopback by default.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The bearer token every endpoint but `/healthz` requires (`KB_API_TOKEN`, `server.token`); nil: none.
+    public var token: String?
+    /// Largest request body accepted.
+    public var maxBodyBytes = 1 << 20
+    /// Requests that may wait for the language model while one runs; more get 429.
+    public var maxQueuedGenerations = 4
+
+    public init() {}
+
+    /// True for 127.0.0.1, ::1 and localhost.
+    public var isLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.") }
+
+    /// Refuses a non-loopback address without a token.
+    public func validate() throws(KBError) {
+        guard (1...65535).contains(port) || port == 0 else { throw KBError(.invalidArgument, "--port \(port) is not a TCP port.") }
+        if !isLoopback && (token ?? "").isEmpty {
+            throw KBError(.configuration, "kb serve will not listen on \(host) without a token: set KB_API_TOKEN (or server.token), or bind to 127.0.0.1.")
+        }
+        if let token, !token.isEmpty, token.count < 16 {
+            throw KBError(.configuration, "The API token is too short (\(token.count) characters); use at least 16 random characters.")
+        }
+    }
+}
+
+/// A JSON error response: `{"error":{"message":…,"type":…}}`.
+struct APIError: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let message: String
+    let type: String
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ type: String, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.type = type
+        self.message = message
+        self.headers = headers
+    }
+
+    init(_ error: KBError) {
+        let status: HTTPResponse.Status
+        switch error.code {
+        case .invalidArgument: status = .badRequest
+        case .pathNotFound, .noKnowledgeBase: status = .notFound
+        case .databaseLocked, .ingestInProgress: status = .serviceUnavailable
+        case .generation, .endpoint: status = .badGateway
+        case .model, .configuration: status = .serviceUnavailable
+        default: status = .internalServerError
+        }
+        self.init(status, error.code.name, error.message)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = JSONBody.response(["error": ["message": message, "type": type]], status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+}
+
+/// JSON bodies in and out.
+enum JSONBody {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func response(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The request's JSON object, with its keys checked against `allowed`.
+    static func object(_ request: Request, limit: Int, allowed: Set<String>) async throws -> [String: Any] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, "body_too_large", "The request body is larger than \(limit) bytes.")
+        }
+        let data = Data(buffer.readableBytesView)
+        guard !data.isEmpty else { throw APIError(.badRequest, "invalid_request", "The request needs a JSON body.") }
+        guard let json = try? JSONSerialization.jsonObject(with: data), let object = json as? [String: Any] else {
+            throw APIError(.badRequest, "invalid_json", "The request body is not a JSON object.")
+        }
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw APIError(.badRequest, "invalid_request", "Unknown field \"\(unknown)\"; allowed: \(allowed.sorted().joined(separator: ", ")).")
+        }
+        return object
+    }
+}
+
+/// Typed reads from a decoded JSON object, with errors that name the field.
+struct Fields {
+    let object: [String: Any]
+
+    func string(_ key: String, required: Bool = false) throws -> String? {
+        guard let value = object[key], !(value is NSNull) else {
+            if required { throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" is required.") }
+            return nil
+        }
+        guard let string = value as? String else { throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be a string.") }
+        return string
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, !Self.isBool(number), number.doubleValue == number.doubleValue.rounded() else {
+            throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be an integer.")
+        }
+        guard range.contains(number.intValue) else {
+            throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be between \(range.lowerBound) and \(range.upperBound).")
+        }
+        return number.intValue
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, Self.isBool(number) else {
+            throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be true or false.")
+        }
+        return number.boolValue
+    }
+
+    static func isBool(_ number: NSNumber) -> Bool {
+        String(describing: type(of: number)).contains("Boolean") || String(cString: number.objCType) == "c"
+    }
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var difference = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) {
+        difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+    }
+    return difference == 0
+}
+
+/// A bounded queue in front of the single language model: one generation runs, at most `limit` wait,
+/// and the rest are turned away at once (429) rather than piling up.
+actor GenerationQueue {
+    private let limit: Int
+    private var running = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Waits for the model; throws 429 when the queue is full.
+    func acquire() async throws {
+        if !running { running = true; return }
+        guard waiting.count < limit else {
+            throw APIError(.tooManyRequests, "busy", "The language model is busy (\(limit) requests already waiting); retry shortly.",
+                           headers: [.retryAfter: "2"])
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { running = false } else { waiting.removeFirst().resume() }
+    }
+
+    var depth: Int { waiting.count + (running ? 1 : 0) }
+}
+
+/// Counters and timings for `/metrics`, in the Prometheus text format.
+final class ServerMetrics: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requests: [String: Int] = [:]          // "route|method|status"
+    private var durations: [String: (sum: Double, count: Int, buckets: [Int])] = [:]
+    private var tokens = 0
+    private var answers = 0
+    private var abstentions = 0
+    private var rejected = 0
+    static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+    func record(route: String, method: String, status: Int, seconds: Double) {
+        lock.withLock {
+            requests["\(route)|\(method)|\(status)", default: 0] += 1
+            var entry = durations[route] ?? (0, 0, Array(repeating: 0, count: Self.bounds.count))
+            entry.sum += seconds
+            entry.count += 1
+            for (i, bound) in Self.bounds.enumerated() where seconds <= bound { entry.buckets[i] += 1 }
+            durations[route] = entry
+        }
+    }
+
+    func recordAnswer(_ answer: Answer) {
+        lock.withLock {
+            answers += 1
+            if answer.abstained { abstentions += 1 }
+            tokens += answer.timings.generatedTokens ?? 0
+        }
+    }
+
+    func recordRejected() { lock.withLock { rejected += 1 } }
+
+    func text(documents: Int, chunks: Int, queueDepth: Int) -> String {
+        lock.withLock {
+            var out = "# HELP kb_http_requests_total HTTP requests by route, method and status.\n# TYPE kb_http_requests_total counter\n"
+            for (key, count) in requests.sorted(by: { $0.key < $1.key }) {
+                let parts = key.split(separator: "|", omittingEmptySubsequences: false)
+                out += "kb_http_requests_total{route=\"\(parts[0])\",method=\"\(parts[1])\",status=\"\(parts[2])\"} \(count)\n"
+            }
+            out += "# HELP kb_http_request_duration_seconds Request latency by route.\n# TYPE kb_http_request_duration_seconds histogram\n"
+            for (route, entry) in durations.sorted(by: { $0.key < $1.key }) {
+                for (i, bound) in Self.bounds.enumerated() {
+                    out += "kb_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"\(bound)\"} \(entry.buckets[i])\n"
+                }
+                out += "kb_http_request_duration_seconds_bucket{route=\"\(route)\",le=\"+Inf\"} \(entry.count)\n"
+                out += "kb_http_request_duration_seconds_sum{route=\"\(route)\"} \(entry.sum)\n"
+                out += "kb_http_request_duration_seconds_count{route=\"\(route)\"} \(entry.count)\n"
+            }
+            out += "# HELP kb_generated_tokens_total Tokens generated by the language model.\n# TYPE kb_generated_tokens_total counter\nkb_generated_tokens_total \(tokens)\n"
+            out += "# HELP kb_answers_total Answers given.\n# TYPE kb_answers_total counter\nkb_answers_total \(answers)\n"
+            out += "# HELP kb_abstentions_total Answers where kb abstained.\n# TYPE kb_abstentions_total counter\nkb_abstentions_total \(abstentions)\n"
+            out += "# HELP kb_generation_rejected_total Requests turned away because the model queue was full.\n# TYPE kb_generation_rejected_total counter\nkb_generation_rejected_total \(rejected)\n"
+            out += "# HELP kb_generation_queue_depth Generations running or waiting.\n# TYPE kb_generation_queue_depth gauge\nkb_generation_queue_depth \(queueDepth)\n"
+            out += "# HELP kb_documents Documents in the knowledge base.\n# TYPE kb_documents gauge\nkb_documents \(documents)\n"
+            out += "# HELP kb_chunks Chunks in the knowledge base.\n# TYPE kb_chunks gauge\nkb_chunks \(chunks)\n"
+            return out
+        }
+    }
+}
