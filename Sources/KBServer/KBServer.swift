@@ -56,6 +56,14 @@ public struct KBServer: Sendable {
         router.get("/v1/documents") { _, _ in
             JSONBody.response(["documents": try wrap { () throws(KBError) in try kb.documents() }])
         }
+        router.post("/v1/documents") { request, _ in try await ingest(request) }
+        router.delete("/v1/documents/:id") { _, context in
+            guard let id = Int(try context.parameters.require("id")) else {
+                throw APIError(.badRequest, "invalid_request", "A document id is an integer.")
+            }
+            let removed = try wrap { () throws(KBError) in try kb.removeDocument(id: id) }
+            return JSONBody.response(["removed": ["id": removed.id, "path": removed.path]])
+        }
         router.get("/v1/models") { _, _ in
             JSONBody.response(["object": "list", "data": [["id": OpenAIChat.modelName, "object": "model", "created": 0, "owned_by": "kb"]]])
         }
@@ -99,6 +107,26 @@ public struct KBServer: Sendable {
             case .error(let error): return ServerSentEvent.encode(event: "error", json: ["error": ["message": error.message, "type": error.type]])
             }
         }
+    }
+
+    /// Ingests a file or folder inside the knowledge folders (`..` and symbolic links resolved first).
+    func ingest(_ request: Request) async throws -> Response {
+        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes, allowed: ["path", "embed"]))
+        let path = try fields.string("path", required: true)!
+        let embed = try fields.bool("embed") ?? true
+        let kb = self.kb
+        let resolved = try wrap { () throws(KBError) in try kb.pathInsideKnowledgeFolders(path) }
+        // Ingest is blocking work: keep it off the server's event loops.
+        let result = await Task.detached { () -> Result<IngestSummary, KBError> in
+            Result { () throws(KBError) -> IngestSummary in try kb.ingest(paths: [resolved], embed: embed) }
+        }.value
+        let summary: IngestSummary
+        switch result {
+        case .success(let value): summary = value
+        case .failure(let error): throw APIError(error)
+        }
+        metrics.recordIngest(summary)
+        return JSONBody.response(summary, status: .ok)
     }
 
     func feedback(_ request: Request) async throws -> Response {

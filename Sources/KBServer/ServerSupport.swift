@@ -51,6 +51,7 @@ struct APIError: Error, HTTPResponseError {
         let status: HTTPResponse.Status
         switch error.code {
         case .invalidArgument: status = .badRequest
+        case .outsideKnowledgeFolders: status = .forbidden
         case .pathNotFound, .noKnowledgeBase: status = .notFound
         case .databaseLocked, .ingestInProgress: status = .serviceUnavailable
         case .generation, .endpoint: status = .badGateway
@@ -189,6 +190,7 @@ final class ServerMetrics: @unchecked Sendable {
     private var answers = 0
     private var abstentions = 0
     private var rejected = 0
+    private var ingested: [String: Int] = [:]
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
     func record(route: String, method: String, status: Int, seconds: Double) {
@@ -212,6 +214,15 @@ final class ServerMetrics: @unchecked Sendable {
 
     func recordRejected() { lock.withLock { rejected += 1 } }
 
+    func recordIngest(_ summary: IngestSummary) {
+        lock.withLock {
+            ingested["added", default: 0] += summary.added
+            ingested["updated", default: 0] += summary.updated
+            ingested["removed", default: 0] += summary.removed
+            ingested["failed", default: 0] += summary.failed.count
+        }
+    }
+
     func text(documents: Int, chunks: Int, queueDepth: Int) -> String {
         lock.withLock {
             var out = "# HELP kb_http_requests_total HTTP requests by route, method and status.\n# TYPE kb_http_requests_total counter\n"
@@ -233,6 +244,10 @@ final class ServerMetrics: @unchecked Sendable {
             out += "# HELP kb_abstentions_total Answers where kb abstained.\n# TYPE kb_abstentions_total counter\nkb_abstentions_total \(abstentions)\n"
             out += "# HELP kb_generation_rejected_total Requests turned away because the model queue was full.\n# TYPE kb_generation_rejected_total counter\nkb_generation_rejected_total \(rejected)\n"
             out += "# HELP kb_generation_queue_depth Generations running or waiting.\n# TYPE kb_generation_queue_depth gauge\nkb_generation_queue_depth \(queueDepth)\n"
+            out += "# HELP kb_ingested_documents_total Documents ingested through the daemon, by outcome.\n# TYPE kb_ingested_documents_total counter\n"
+            for outcome in ["added", "updated", "removed", "failed"] {
+                out += "kb_ingested_documents_total{outcome=\"\(outcome)\"} \(ingested[outcome] ?? 0)\n"
+            }
             out += "# HELP kb_documents Documents in the knowledge base.\n# TYPE kb_documents gauge\nkb_documents \(documents)\n"
             out += "# HELP kb_chunks Chunks in the knowledge base.\n# TYPE kb_chunks gauge\nkb_chunks \(chunks)\n"
             return out

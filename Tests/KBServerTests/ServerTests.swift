@@ -217,6 +217,39 @@ func events(_ text: String) -> [(event: String, data: String)] {
         }
     }
 
+    @Test func ingestStaysInsideTheKnowledgeFolders() async throws {
+        let ws = Workspace()
+        let kb = try ws.knowledgeBase()
+        let outside = NSTemporaryDirectory() + "kb-outside-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try "# Secret\n\nThe vault code is 4711.\n".write(toFile: outside + "/secret.md", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: ws.path + "/docs/link.md", withDestinationPath: outside + "/secret.md")
+        try FileManager.default.createSymbolicLink(atPath: ws.path + "/docs/linkdir", withDestinationPath: outside)
+        try "# Paris\n\nThe Eiffel Tower was completed in 1889.\n".write(toFile: ws.path + "/docs/paris.md", atomically: true, encoding: .utf8)
+        try await withServer(kb) { client in
+            for path in [outside + "/secret.md", "../../" + (outside as NSString).lastPathComponent + "/secret.md", "link.md", "linkdir/secret.md", "/etc/passwd"] {
+                let refused = try await client.send("POST", "/v1/documents", json: ["path": path, "embed": false])
+                #expect(refused.status == 403 || refused.status == 404, "\(path): \(refused.status) \(refused.text)")
+                #expect(!refused.text.contains("4711"))
+            }
+            #expect(try await client.send("POST", "/v1/documents", json: ["path": "../docs/../docs/link.md"]).status == 403)
+            let added = try await client.send("POST", "/v1/documents", json: ["path": "paris.md", "embed": false])
+            #expect(added.status == 200, "\(added.text)")
+            #expect(try added.json()["added"] as? Int == 1)
+            let search = try await client.send("POST", "/v1/search", json: ["query": "vault code"])
+            #expect((try search.json()["results"] as? [[String: Any]])?.isEmpty == true)
+            let documents = try await client.send("GET", "/v1/documents")
+            let paris = try #require((try documents.json()["documents"] as? [[String: Any]])?.first { ($0["path"] as? String)?.hasSuffix("paris.md") == true })
+            let id = try #require(paris["id"] as? Int)
+            #expect(try await client.send("DELETE", "/v1/documents/\(id)").status == 200)
+            #expect(try await client.send("DELETE", "/v1/documents/\(id)").status == 404)
+            #expect(try await client.send("DELETE", "/v1/documents/abc").status == 400)
+            let metrics = try await client.send("GET", "/metrics")
+            #expect(metrics.text.contains("kb_ingested_documents_total{outcome=\"added\"} 1"))
+        }
+    }
+
     @Test func aFullModelQueueAnswers429WithRetryAfter() async throws {
         let ws = Workspace()
         try await withServer(try ws.knowledgeBase(generator: SlowGenerator()), queue: 0) { client in

@@ -25,6 +25,8 @@ public struct KBError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let configuration = Code(name: "configuration_error", exitStatus: 78)
         public static let interrupted = Code(name: "interrupted", exitStatus: 130)
         public static let database = Code(name: "database_error", exitStatus: 70)
+        /// A path a client asked to ingest resolves outside the knowledge folders.
+        public static let outsideKnowledgeFolders = Code(name: "outside_knowledge_folders", exitStatus: 64)
     }
 
     public let code: Code

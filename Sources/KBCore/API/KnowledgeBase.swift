@@ -373,6 +373,31 @@ public final class KnowledgeBase: Sendable {
 
     /// The documents in the knowledge base, by path.
     public func documents() throws(KBError) -> [DocumentRecord] { try store.documents() }
+
+    /// Removes a document (and its chunks and vectors) from the index. The file itself is left alone; a later
+    /// ingest of its folder adds it again unless it was deleted.
+    public func removeDocument(id: Int) throws(KBError) -> DocumentRecord {
+        guard let document = try store.documents().first(where: { $0.id == id }) else {
+            throw KBError(.pathNotFound, "There is no document \(id) in the knowledge base.")
+        }
+        try store.removeDocument(id: id)
+        return document
+    }
+
+    /// Resolves a path a remote client asks to ingest: relative paths are taken inside the first knowledge
+    /// folder; after resolving `..` and symbolic links it must still lie inside one of the knowledge folders.
+    public func pathInsideKnowledgeFolders(_ path: String) throws(KBError) -> String {
+        guard !path.isEmpty, !path.contains("\u{0}") else { throw KBError(.invalidArgument, "The path is empty.") }
+        let folders = configuration.knowledgeFolders.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().standardizedFileURL.path }
+        guard let first = folders.first else { throw KBError(.invalidArgument, "No knowledge folders are configured.") }
+        let candidate = path.hasPrefix("/") ? path : (first as NSString).appendingPathComponent(path)
+        guard FileManager.default.fileExists(atPath: candidate) else { throw KBError.pathNotFound(path) }
+        let resolved = URL(fileURLWithPath: candidate).resolvingSymlinksInPath().standardizedFileURL.path
+        guard folders.contains(where: { resolved == $0 || resolved.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            throw KBError(.outsideKnowledgeFolders, "\(path) is outside the knowledge folders (\(folders.joined(separator: ", "))); only files inside them can be ingested.")
+        }
+        return resolved
+    }
 }
 
 /// Seconds since creation, monotonic.
