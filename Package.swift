@@ -58,7 +58,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KBCLITests",
-            dependencies: ["kb", "KBCore", "KBTestSupport"]
+            dependencies: ["kb", "KBCore", "KBTestSupport"],
+            exclude: ["Scripts"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -4,5 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# A virtual environment with the official openai client, for the test that talks to `kb serve` with it.
+venv=.venv-test
+openai_version=1.109.1
+if [ ! -f "$venv/.openai-$openai_version" ]; then
+  echo "test: creating $venv with openai==$openai_version" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" >&2
+  touch "$venv/.openai-$openai_version"
+fi
 swift build --build-tests
 swift test --skip-build "$@"

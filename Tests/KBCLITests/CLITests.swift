@@ -446,3 +446,76 @@ enum RepositoryModels {
         #expect(!validator.validate(boolean, against: "feedback-report.schema.json").isEmpty)
     }
 }
+
+/// `kb serve` started as a process, the way a user starts it.
+@Suite(.serialized) struct ServeProcessTests {
+    static let venvPython = RepositoryModels.root.appendingPathComponent(".venv-test/bin/python").path
+    static let clientScript = RepositoryModels.root.appendingPathComponent("Tests/KBCLITests/Scripts/openai_client.py").path
+
+    /// Starts `kb serve --port 0` and waits for the line that names the port.
+    static func serve(in ws: Workspace, token: String) throws -> (Process, Int) {
+        let (process, _, err) = try KBProcess.start(["serve", "--port", "0"], in: ws.path, environment: ["KB_API_TOKEN": token])
+        var seen = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let data = err.fileHandleForReading.availableData
+            if data.isEmpty { if !process.isRunning { break }; usleep(20_000); continue }
+            seen += String(decoding: data, as: UTF8.self)
+            if let range = seen.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+               let port = Int(seen[range].split(separator: ":").last ?? "") {
+                return (process, port)
+            }
+        }
+        process.terminate()
+        throw KBError(.io, "kb serve did not start: \(seen)")
+    }
+
+    @Test func servesHTTPAndStopsCleanlyOnSIGTERM() throws {
+        let ws = Workspace()
+        ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        let token = "e2e-token-0123456789abcdef"
+        // Without a token kb refuses a public address.
+        let refused = try ws.kb("serve", "--host", "0.0.0.0", "--port", "0")
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("will not listen on 0.0.0.0 without a token"))
+
+        let (process, port) = try Self.serve(in: ws, token: token)
+        let health = try Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/healthz")!)
+        #expect(String(decoding: health, as: UTF8.self).contains("ok"))
+
+        if FileManager.default.isExecutableFile(atPath: Self.venvPython) {
+            let python = Process()
+            python.executableURL = URL(fileURLWithPath: Self.venvPython)
+            python.arguments = [Self.clientScript, "http://127.0.0.1:\(port)/v1", token, "When did the Colosseum in Rome open?"]
+            let out = Pipe(), err = Pipe()
+            python.standardOutput = out
+            python.standardError = err
+            try python.run()
+            let output = out.fileHandleForReading.readDataToEndOfFile()
+            let errors = err.fileHandleForReading.readDataToEndOfFile()
+            python.waitUntilExit()
+            #expect(python.terminationStatus == 0, "\(String(decoding: errors, as: UTF8.self))")
+            let seen = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+            #expect(seen["models"] as? [String] == ["kb"])
+            #expect((seen["plain"] as? String)?.contains("80 AD") == true)
+            #expect((seen["plain"] as? String)?.contains("docs/rome.md") == true)
+            #expect((seen["streamed"] as? String)?.contains("docs/rome.md") == true)
+            #expect((seen["chunks"] as? Int ?? 0) > 1)
+            #expect((seen["kb_citations"] as? [String])?.first?.hasSuffix("docs/rome.md") == true)
+        } else {
+            Issue.record("no \(Self.venvPython): run scripts/test.sh, which creates it with the openai package")
+        }
+
+        process.terminate()   // SIGTERM; Ctrl-C (SIGINT) behaves the same
+        let deadline = Date().addingTimeInterval(15)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let result = waitpid(process.processIdentifier, &status, WNOHANG)
+            if result != 0 { break }
+            usleep(50_000)
+        }
+        #expect(kill(process.processIdentifier, 0) != 0, "kb serve did not stop")
+        #expect(try ws.kb("status", "--json").status == 0)   // the database is fine afterwards
+    }
+}
