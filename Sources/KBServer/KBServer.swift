@@ -30,6 +30,10 @@ public struct KBServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "kb"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+        let watcher = settings.watchInterval > 0 ? Task {
+            await FolderWatcher(kb: kb, interval: settings.watchInterval) { [metrics] summary in metrics.recordIngest(summary) }.run()
+        } : nil
+        defer { watcher?.cancel() }
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 

@@ -37,10 +37,11 @@ struct SlowGenerator: AnswerGenerator {
 }
 
 /// A server running in this process on a free loopback port, stopped at the end of `body`.
-func withServer(_ kb: KnowledgeBase, token: String? = "test-token-0123456789", queue: Int = 4,
+func withServer(_ kb: KnowledgeBase, token: String? = "test-token-0123456789", queue: Int = 4, watch: Double = 0,
                 _ body: @Sendable (Client) async throws -> Void) async throws {
     var settings = ServerSettings()
     settings.port = 0
+    settings.watchInterval = watch
     settings.token = token
     settings.maxQueuedGenerations = queue
     let server = try KBServer(kb: kb, settings: settings)
@@ -247,6 +248,34 @@ func events(_ text: String) -> [(event: String, data: String)] {
             #expect(try await client.send("DELETE", "/v1/documents/abc").status == 400)
             let metrics = try await client.send("GET", "/metrics")
             #expect(metrics.text.contains("kb_ingested_documents_total{outcome=\"added\"} 1"))
+        }
+    }
+
+    @Test func changedFilesAreIngestedWhileServing() async throws {
+        let ws = Workspace()
+        try await withServer(try ws.knowledgeBase(), watch: 0.2) { client in
+            try "# Paris\n\nThe Eiffel Tower was completed in 1889.\n".write(toFile: ws.path + "/docs/paris.md", atomically: true, encoding: .utf8)
+            func pathsFound() async throws -> [String] {
+                let search = try await client.send("POST", "/v1/search", json: ["query": "Eiffel Tower"])
+                #expect(search.status == 200)   // searches keep working while the watcher ingests
+                return (try search.json()["results"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            }
+            var found = false
+            for _ in 0..<50 where !found {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                found = try await pathsFound().contains { $0.hasSuffix("/docs/paris.md") }
+            }
+            #expect(found, "the new file was not ingested")
+            try FileManager.default.removeItem(atPath: ws.path + "/docs/paris.md")
+            var gone = false
+            for _ in 0..<50 where !gone {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                gone = try await !pathsFound().contains { $0.hasSuffix("/docs/paris.md") }
+            }
+            #expect(gone, "the deleted file is still searchable")
+            let metrics = try await client.send("GET", "/metrics").text
+            #expect(metrics.contains("kb_ingested_documents_total{outcome=\"added\"} 1"))
+            #expect(metrics.contains("kb_ingested_documents_total{outcome=\"removed\"} 1"))
         }
     }
 

@@ -205,6 +205,12 @@ public struct Configuration: Sendable, Equatable {
         if let host = try fileString("server.host") { configuration.server.host = host }
         if let port = try fileInt("server.port") { configuration.server.port = port }
         if let queue = try fileInt("server.queue") { configuration.server.queue = queue }
+        switch file["server.watch_interval"] {
+        case .integer(let seconds)?: configuration.server.watchInterval = Double(seconds)
+        case .double(let seconds)?: configuration.server.watchInterval = seconds
+        case nil: break
+        default: throw KBError(.configuration, "\(configPath ?? "config"): `server.watch_interval` must be a number of seconds.")
+        }
         let fileToken = try fileString("server.token")
         configuration.server.token = environment["KB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? fileToken
         return configuration
@@ -218,6 +224,8 @@ public struct ServerOptions: Sendable, Equatable {
     /// `KB_API_TOKEN`, then `server.token`.
     public var token: String?
     public var queue = 4
+    /// Seconds between looks at the knowledge folders (`server.watch_interval`); 0: no watching.
+    public var watchInterval = 2.0
     public init() {}
 }
 
