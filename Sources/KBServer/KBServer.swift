@@ -145,11 +145,26 @@ public struct KBServer: Sendable {
 
     // MARK: Generation plumbing
 
-    /// Runs a generation through the queue, recording the answer.
-    func generate(_ body: (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer) async throws -> Answer {
+    /// Runs a generation through the queue, recording the answer; past the request timeout the generation is
+    /// cancelled and the client gets 504.
+    func generate(_ body: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer) async throws -> Answer {
         do { try await queue.acquire() } catch { metrics.recordRejected(); throw error }
         defer { Task { await queue.release() } }
-        let answer = try await wrapAsync { () async throws(KBError) -> Answer in try await body { _ in } }
+        let timeout = settings.requestTimeout
+        let answer = try await withThrowingTaskGroup(of: Answer?.self) { group in
+            group.addTask {
+                do throws(KBError) { return try await body { _ in } } catch { throw APIError(error) }
+            }
+            group.addTask {
+                try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let answer = first else {
+                throw APIError(.gatewayTimeout, "timeout", "The answer took longer than the request timeout (\(timeout) s); the generation was stopped.")
+            }
+            return answer
+        }
         metrics.recordAnswer(answer)
         return answer
     }
@@ -166,7 +181,7 @@ public struct KBServer: Sendable {
                 event: @escaping @Sendable (StreamItem, Void) -> String) async throws -> Response {
         do { try await queue.acquire() } catch { metrics.recordRejected(); throw error }
         let (items, continuation) = AsyncStream<StreamItem>.makeStream()
-        let metrics = self.metrics, queue = self.queue
+        let metrics = self.metrics, queue = self.queue, timeout = settings.requestTimeout
         let work = Task {
             defer { Task { await queue.release() } }
             do {
@@ -180,14 +195,23 @@ public struct KBServer: Sendable {
             }
             continuation.finish()
         }
+        // Past the request timeout the generation is cancelled and the stream ends with an error event.
+        let timer = Task {
+            try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            continuation.yield(.error(APIError(.gatewayTimeout, "timeout", "The answer took longer than the request timeout (\(timeout) s); the generation was stopped.")))
+            continuation.finish()
+            work.cancel()
+        }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                         body: ResponseBody { writer in
             do {
                 for await item in items {
                     try await writer.write(ByteBuffer(string: event(item, ())))
                 }
+                timer.cancel()
                 try await writer.finish(nil)
             } catch {
+                timer.cancel()
                 work.cancel()   // the client went away: stop generating
                 throw error
             }

@@ -15,6 +15,8 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Requests that may wait for the language model while one runs; more get 429.
     public var maxQueuedGenerations = 4
+    /// Seconds an answer may take (queueing excluded) before it is stopped and answered with 504.
+    public var requestTimeout = 300.0
     /// Seconds between looks at the knowledge folders for changes to ingest; 0 turns watching off.
     public var watchInterval = 2.0
 

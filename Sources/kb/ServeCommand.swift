@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1, or server.host).") var host: String?
     @Option(name: .long, help: "Port (default 8080, or server.port; 0 picks a free one).") var port: Int?
     @Option(name: .long, help: "Requests that may wait for the model while one runs (default 4); more get 429.") var queue: Int?
+    @Option(name: .long, help: "Seconds an answer may take before it is stopped with 504 (default 300).") var timeout: Double?
     @Option(name: .long, help: "Seconds between looks at the knowledge folders for changes to ingest (default 2; 0: do not watch).") var watch: Double?
 
     func run() async throws {
@@ -31,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.token = configuration.server.token
             settings.maxQueuedGenerations = max(0, queue ?? configuration.server.queue)
             settings.watchInterval = max(0, watch ?? configuration.server.watchInterval)
+            settings.requestTimeout = max(1, timeout ?? 300)
             let kb = try KnowledgeBase(configuration: configuration)
             let (generator, warning) = try kb.configuredGenerator()
             if let warning { Terminal.printWarning("warning: \(warning)") }

@@ -38,8 +38,9 @@ struct SlowGenerator: AnswerGenerator {
 
 /// A server running in this process on a free loopback port, stopped at the end of `body`.
 func withServer(_ kb: KnowledgeBase, token: String? = "test-token-0123456789", queue: Int = 4, watch: Double = 0,
-                _ body: @Sendable (Client) async throws -> Void) async throws {
+                timeout: Double = 300, _ body: @Sendable (Client) async throws -> Void) async throws {
     var settings = ServerSettings()
+    settings.requestTimeout = timeout
     settings.port = 0
     settings.watchInterval = watch
     settings.token = token
@@ -291,6 +292,18 @@ func events(_ text: String) -> [(event: String, data: String)] {
             #expect(try await first.status == 200)
             // The slot is free again.
             #expect(try await client.send("POST", "/v1/ask", json: ["question": "When did the Colosseum close?"]).status == 200)
+        }
+    }
+
+    @Test func aSlowAnswerIsStoppedAtTheRequestTimeout() async throws {
+        let ws = Workspace()
+        try await withServer(try ws.knowledgeBase(generator: SlowGenerator()), timeout: 0.2) { client in
+            let plain = try await client.send("POST", "/v1/ask", json: ["question": "When did the Colosseum in Rome open?"])
+            #expect(plain.status == 504)
+            #expect((try plain.json()["error"] as? [String: Any])?["type"] as? String == "timeout")
+            let streamed = try await client.send("POST", "/v1/ask", json: ["question": "When did the Colosseum in Rome open?", "stream": true])
+            #expect(events(streamed.text).last?.event == "error")
+            #expect(streamed.text.contains("\"timeout\""))
         }
     }
 
