@@ -3,7 +3,8 @@
 #  1. wrk on POST /v1/search at 16 and 64 connections for 30 s each, against SciFact written out as 5,183 files
 #     (12,641 chunks, keyword search: no vectors), daemon RSS before and after;
 #  2. the same while `kb ingest` adds 2,000 more files to the same database in another process;
-#  3. POST /v1/ask from 4 concurrent streaming clients with the in-process model: queueing, time to first token, errors.
+#  3. POST /v1/ask from 4 concurrent streaming clients with the in-process model (30 CMRC paragraphs, embedded):
+#     queueing, time to first token, errors.
 # usage: scripts/bench-serve.sh            (≈ 5 minutes; installs wrk with apt when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,15 +82,26 @@ echo "background ingest: $(tail -1 "$out/ingest.log")"
 kill $pid; wait $pid 2>/dev/null || true
 
 echo
-echo "== /v1/ask, 4 concurrent streaming clients, in-process qwen2.5-coder-0.5b"
-export KB_GENERATOR=llama KB_THREADS=2
+echo "== /v1/ask, 4 concurrent streaming clients, in-process qwen2.5-coder-0.5b (30 CMRC paragraphs, 8 of their questions)"
+mkdir -p "$out/cmrc"
+python3 - "$shared/cmrc2018-trial/cmrc2018_trial.squad-style.json" "$out/cmrc" "$out/questions.json" <<'PY'
+import json, sys, os
+data = json.load(open(sys.argv[1], encoding="utf-8"))["data"]
+paragraphs = [p for a in data for p in a["paragraphs"]][:30]
+for i, p in enumerate(paragraphs):
+    open(os.path.join(sys.argv[2], f"p{i:02d}.txt"), "w", encoding="utf-8").write(p["context"] + "\n")
+qs = [q["question"] for p in paragraphs[::4] for q in p["qas"][:1]][:8]
+json.dump(qs, open(sys.argv[3], "w", encoding="utf-8"), ensure_ascii=False)
+PY
+export KB_DB=$out/ask.sqlite KB_GENERATOR=llama KB_THREADS=2
+"$kb" ingest --quiet "$out/cmrc" >&2
 "$kb" serve --port "$port" --watch 0 2> "$out/serve-llama.log" &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-python3 - "$port" "$KB_API_TOKEN" "$shared/scifact-train/queries.jsonl" <<'PY'
+python3 - "$port" "$KB_API_TOKEN" "$out/questions.json" <<'PY'
 import json, sys, threading, time, urllib.request
-port, token, queries = sys.argv[1], sys.argv[2], sys.argv[3]
-qs = [json.loads(l)["text"] for l in open(queries, encoding="utf-8")][:8]
+port, token, path = sys.argv[1], sys.argv[2], sys.argv[3]
+qs = json.load(open(path, encoding="utf-8"))
 results = []
 def client(i):
     for q in qs[i * 2:(i + 1) * 2]:
