@@ -47,6 +47,13 @@ if [ "$swift_version" -lt 6 ]; then
   exit 1
 fi
 
+# Debian's own python3 creates virtual environments (scripts/test.sh makes one) only with python3-venv.
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+  echo "setup: installing python3-venv" >&2
+  if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo -n); fi
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends python3-venv >&2
+fi
+
 # Fail early, with the package to install, if the C libraries are still not usable.
 pkg-config --exists libxml-2.0 || { echo "setup: libxml2 is not usable (pkg-config libxml-2.0)" >&2; exit 1; }
 [ -f /usr/include/sqlite3.h ] || { echo "setup: sqlite3.h is missing (libsqlite3-dev)" >&2; exit 1; }

@@ -10,7 +10,10 @@ openai_version=1.109.1
 if [ ! -f "$venv/.openai-$openai_version" ]; then
   echo "test: creating $venv with openai==$openai_version" >&2
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  python3 -m venv "$venv" || {
+    echo "test: python3 cannot create a virtual environment; install Debian's python3-venv (scripts/setup.sh does when it can)" >&2
+    exit 1
+  }
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" >&2
   touch "$venv/.openai-$openai_version"
 fi

@@ -38,12 +38,8 @@ struct RetrievalEval: AsyncParsableCommand {
             }
             let dataset = try BEIRDataset.load(corpus: corpus, queries: queries, qrels: qrels)
             var configuration = try options.configuration()
-            var temporary: String?
-            if options.db == nil && ProcessInfo.processInfo.environment["KB_DB"] == nil {
-                temporary = NSTemporaryDirectory() + "kb-eval-" + UUID().uuidString
-                configuration.databasePath = temporary! + "/kb.sqlite"
-            }
-            defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+            let temporary = EvalDatabase.useTemporaryUnlessNamed(options, &configuration)
+            defer { EvalDatabase.remove(temporary) }
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
             let reporter = ProgressReporter(quiet: false)
@@ -100,12 +96,8 @@ struct QAEval: AsyncParsableCommand {
             let dataset = try SQuADDataset.load(squad)
             let (questions, withheld) = dataset.plan(limit: limit, withhold: withhold)
             var configuration = try options.configuration(generation: generation)
-            var temporary: String?
-            if options.db == nil && ProcessInfo.processInfo.environment["KB_DB"] == nil {
-                temporary = NSTemporaryDirectory() + "kb-eval-" + UUID().uuidString
-                configuration.databasePath = temporary! + "/kb.sqlite"
-            }
-            defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+            let temporary = EvalDatabase.useTemporaryUnlessNamed(options, &configuration)
+            defer { EvalDatabase.remove(temporary) }
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
             let reporter = ProgressReporter(quiet: false)
@@ -143,5 +135,21 @@ struct QAEval: AsyncParsableCommand {
             }
             return Interrupts.requested ? 130 : 0
         }
+    }
+}
+
+/// The database an evaluation ingests into: a temporary one, unless --db or KB_DB names one (which is then
+/// reused incrementally, so re-runs never re-ingest or re-embed).
+enum EvalDatabase {
+    /// Points the configuration at a new temporary folder when no database was named; returns that folder.
+    static func useTemporaryUnlessNamed(_ options: GlobalOptions, _ configuration: inout Configuration) -> String? {
+        guard options.db == nil && ProcessInfo.processInfo.environment["KB_DB"] == nil else { return nil }
+        let folder = NSTemporaryDirectory() + "kb-eval-" + UUID().uuidString
+        configuration.databasePath = folder + "/kb.sqlite"
+        return folder
+    }
+
+    static func remove(_ folder: String?) {
+        if let folder { try? FileManager.default.removeItem(atPath: folder) }
     }
 }

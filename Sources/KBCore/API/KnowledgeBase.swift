@@ -238,9 +238,12 @@ public final class KnowledgeBase: Sendable {
         let matcher = TermMatcher(analyzed)
         let hits = retrieved.map { Self.hit($0, matcher: matcher) }
         let weights = try termWeights(for: analyzed)
-        let vectorModel = retriever.mode == "keyword" ? nil : try? searchModel()
+        // The model whose vectors the knowledge base holds: for retrieval confidence (when vectors were
+        // searched) and for the semantic half of the answer check (always, when it loads).
+        let modelWithVectors = (try? searchModel()) ?? nil
+        let vectorModel = retriever.mode == "keyword" ? nil : modelWithVectors
         let signals = RetrievalConfidence.estimate(question: analyzed, passages: retrieved, termWeights: weights,
-                                                   vectorModel: vectorModel ?? nil)
+                                                   vectorModel: vectorModel)
         let confidence = signals.confidence
         var warnings = retrievalWarnings + (generatorWarning.map { [$0] } ?? [])
         if let model = generator.model, let info = GeneratorCatalog.models.first(where: { $0.name == model }),
@@ -282,7 +285,8 @@ public final class KnowledgeBase: Sendable {
             timings.tokensPerSecond = stats.tokensPerSecond.map { ($0 * 100).rounded() / 100 }
         }
         let assessStarted = clock.seconds
-        let assessment = try CitationVerifier(embedder: try? answerCheckingEmbedder())
+        let checkingEmbedder = modelWithVectors.flatMap { try? embedder(named: $0) }
+        let assessment = try CitationVerifier(embedder: checkingEmbedder)
             .assess(answer: generated.text, question: analyzed, passages: retrieved, passagesShown: generated.passagesShown,
                     retrievalConfidence: confidence, generatorAbstained: generated.abstained)
         timings.assessment = clock.seconds - assessStarted
@@ -308,12 +312,6 @@ public final class KnowledgeBase: Sendable {
                       answer: assessment.text, abstained: false, abstainReason: nil, citations: citations,
                       sentences: assessment.sentences, quality: quality, passages: hits, generator: info,
                       generatedText: generated.text, timings: timings, warnings: warnings)
-    }
-
-    /// The embedder used to check answers semantically: the one the vectors were made with, when loadable.
-    func answerCheckingEmbedder() throws(KBError) -> (any Embedder)? {
-        guard let model = try searchModel() else { return nil }
-        return try embedder(named: model)
     }
 
     /// A new answer id: `a_` and 16 random hex digits.

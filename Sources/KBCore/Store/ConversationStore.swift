@@ -198,21 +198,16 @@ func randomHex(_ count: Int) -> String {
 extension AnswerRecord {
     /// The record kept for an answer.
     init(_ answer: Answer, conversationID: String) {
-        func source(rank: Int, path: String, chunkID: String, heading: String, startLine: Int, endLine: Int, page: Int?,
-                    score: Double, supported: Bool?) -> Source {
-            Source(rank: rank, path: path, chunkID: chunkID, heading: heading, startLine: startLine, endLine: endLine, page: page,
-                   score: score, supported: supported)
-        }
         self.init(
             id: answer.answerID, conversationID: conversationID, turn: 0, question: answer.question,
             standaloneQuestion: answer.standaloneQuestion, language: answer.language, answer: answer.answer,
             abstained: answer.abstained, generator: answer.generator.name, model: answer.generator.model,
             citations: answer.citations.map {
-                source(rank: $0.id, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
+                Source(rank: $0.id, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
                        endLine: $0.endLine, page: $0.page, score: 0, supported: $0.supported)
             },
             passages: answer.passages.map {
-                source(rank: $0.rank, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
+                Source(rank: $0.rank, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
                        endLine: $0.endLine, page: $0.page, score: $0.score, supported: nil)
             },
             quality: answer.quality, createdAt: Date().timeIntervalSince1970)
