@@ -9,7 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils zlib1g-dev pkg-config time cmake g++ make curl)
+# poppler-data: the CMap and font tables poppler needs for Chinese, Japanese and Korean PDFs (only a
+# Recommends of libpoppler, so --no-install-recommends would leave it out and pdftotext would drop CJK text).
+# gcc and make: cmake Recommends them; llama.cpp is built with them.
+packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils poppler-data zlib1g-dev pkg-config time cmake gcc g++ make curl)
 
 missing=()
 for package in "${packages[@]}"; do

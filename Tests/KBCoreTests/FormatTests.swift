@@ -60,6 +60,18 @@ func makePDF(pages: [String]) -> Data {
         #expect(summary.added == 1)
     }
 
+    @Test func missingLanguagePackIsAFailureNotGarbage() {
+        // What pdftotext prints (exit status 0) when poppler-data is missing and every Chinese character is dropped.
+        let stderr = "Syntax Error: Missing language pack for 'Adobe-GB1' mapping\nSyntax Error (1234): Unknown font tag 'F1'\n"
+        let problem = PDFLoader.languagePackProblem(stderr)
+        #expect(problem == "Missing language pack for 'Adobe-GB1' mapping")
+        let reason = LoadFailure.missingLanguagePack(problem!).description
+        #expect(reason.contains("poppler-data"))
+        #expect(!LoadFailure.missingLanguagePack(problem!).isSkip)
+        #expect(PDFLoader.languagePackProblem("Syntax Warning: May not be a PDF file (continuing anyway)\n") == nil)
+        #expect(PDFLoader.languagePackProblem("") == nil)
+    }
+
     @Test func hyphenatedLinesJoin() {
         #expect(PDFLoader.joinLines(["a docu-", "ment here"]) == "a document here")
         #expect(PDFLoader.joinLines(["中文第一行", "第二行"]) == "中文第一行第二行")

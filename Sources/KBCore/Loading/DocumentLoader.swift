@@ -65,6 +65,9 @@ public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case damaged(String)
     /// A tool kb needs for this format is not installed.
     case missingTool(String)
+    /// The PDF's text needs data the PDF tool lacks (poppler's CJK language packs): indexing what is left would
+    /// index a document with its text missing, so the file is reported instead. Carries the tool's message.
+    case missingLanguagePack(String)
 
     public var description: String {
         switch self {
@@ -80,6 +83,8 @@ public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .noTextLayer: return "no text layer (scanned?); kb does not do OCR"
         case .damaged(let message): return "damaged: \(message)"
         case .missingTool(let what): return "\(what) is not installed; run scripts/setup.sh"
+        case .missingLanguagePack(let message):
+            return "pdftotext cannot read this PDF's Chinese, Japanese or Korean text (\(message)); install Debian's poppler-data (scripts/setup.sh does) and ingest again — nothing was indexed, so no text is lost"
         }
     }
 

@@ -25,6 +25,7 @@ public struct PDFLoader: DocumentLoader {
             if output.stderr.localizedCaseInsensitiveContains("password") { throw .encrypted }
             throw .damaged(message)
         }
+        if let problem = Self.languagePackProblem(output.stderr) { throw .missingLanguagePack(problem) }
         let raw = String(decoding: output.stdout, as: UTF8.self)
         var builder = DocumentTextBuilder()
         var line = 1
@@ -52,6 +53,20 @@ public struct PDFLoader: DocumentLoader {
             .map { $0.split(separator: "\n").first.map(String.init) ?? $0 }
         return ExtractedDocument(format: format, encoding: "utf-8", title: title.map { String($0.prefix(200)) },
                                  text: builder.text, blocks: builder.blocks)
+    }
+
+    /// poppler's message when text was dropped for want of a language pack or a character collection
+    /// ("Missing language pack for 'Adobe-GB1' mapping", "Unknown character collection 'Adobe-Japan1'"): pdftotext
+    /// still exits 0, with every character of those fonts gone. Nil when stderr has no such message.
+    static func languagePackProblem(_ stderr: String) -> String? {
+        let markers = ["Missing language pack", "Unknown character collection"]
+        for line in stderr.split(whereSeparator: \.isNewline) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if markers.contains(where: { text.localizedCaseInsensitiveContains($0) }) {
+                return text.replacingOccurrences(of: "Syntax Error: ", with: "").replacingOccurrences(of: "Syntax Error (", with: "(")
+            }
+        }
+        return nil
     }
 
     /// Joins a paragraph's lines: a hyphen at a line end joins the word ("docu-" + "ment");
