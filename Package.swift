@@ -47,11 +47,14 @@ let package = Package(
         ),
         .testTarget(
             name: "KBCoreTests",
-            dependencies: ["KBCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["KBCore", "KBTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["Fixtures"]
         ),
-        // Shared by the test targets: a JSON Schema validator for the schemas in Schemas/http.
-        .target(name: "KBTestSupport", path: "Tests/KBTestSupport"),
+        // Shared by the test targets: test doubles (hashing embedder, scripted language model, canned HTTP server,
+        // temporary folders and knowledge bases), the store conformance suite, and a JSON Schema validator for
+        // the schemas in Schemas/http.
+        .target(name: "KBTestSupport", dependencies: ["KBCore"], path: "Tests/KBTestSupport",
+                swiftSettings: [.enableUpcomingFeature("ExistentialAny")]),
         .testTarget(
             name: "KBServerTests",
             dependencies: ["KBServer", "KBCore", "KBTestSupport"]

@@ -6,20 +6,25 @@ import KBCore
 /// Every `interval` seconds it takes a cheap snapshot of the folders (file count, total size, newest
 /// modification time, from `stat` only); when the snapshot changes and then stays the same for one more
 /// interval (debouncing editors that write in several steps and copies in progress), it runs an incremental
-/// ingest on a background thread. Searches keep working meanwhile (SQLite in WAL mode); a second ingest never
-/// runs concurrently (the ingest lock).
+/// ingest on kb's blocking threads. Searches keep working meanwhile (reader connections, WAL); a second ingest
+/// never runs concurrently (the ingest lock). An ingest that fails is reported through `onFailure` (logged and
+/// counted by the server) and tried again at the next change, or at the next interval when another ingest held
+/// the lock.
 final class FolderWatcher: @unchecked Sendable {
     let kb: KnowledgeBase
     let interval: Double
     let onIngest: @Sendable (IngestSummary) -> Void
+    let onFailure: @Sendable (KBError) -> Void
 
-    init(kb: KnowledgeBase, interval: Double, onIngest: @escaping @Sendable (IngestSummary) -> Void) {
+    init(kb: KnowledgeBase, interval: Double, onIngest: @escaping @Sendable (IngestSummary) -> Void,
+         onFailure: @escaping @Sendable (KBError) -> Void) {
         self.kb = kb
         self.interval = interval
         self.onIngest = onIngest
+        self.onFailure = onFailure
     }
 
-    struct Snapshot: Equatable {
+    struct Snapshot: Equatable, Sendable {
         var files = 0
         var bytes = 0
         var newest = 0.0
@@ -45,17 +50,23 @@ final class FolderWatcher: @unchecked Sendable {
     /// Runs until the task is cancelled.
     func run() async {
         let folders = kb.configuration.knowledgeFolders
-        var settled = Self.snapshot(folders)
+        // Walking the folders is blocking I/O: kb's own threads, not the cooperative pool.
+        var settled = await BlockingPool.shared.run { Self.snapshot(folders) }
         var pending: Snapshot?
         while !Task.isCancelled {
             try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
             if Task.isCancelled { break }
-            let now = Self.snapshot(folders)
+            let now = await BlockingPool.shared.run { Self.snapshot(folders) }
             if now == settled { pending = nil; continue }
             if now != pending { pending = now; continue }   // still changing: wait one more interval
-            let kb = self.kb
-            let result = await Task.detached { () -> IngestSummary? in try? kb.ingest() }.value
-            if let result { onIngest(result) }
+            do {
+                onIngest(try await kb.ingest())
+            } catch where error.code == .ingestInProgress {
+                onFailure(error)
+                continue   // another ingest holds the lock: look again next interval
+            } catch {
+                onFailure(error)
+            }
             settled = now
             pending = nil
         }

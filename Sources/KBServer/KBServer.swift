@@ -9,15 +9,16 @@ import NIOCore
 /// with kb's REST API and an OpenAI-compatible chat API (see README, "The daemon").
 public struct KBServer: Sendable {
     let kb: KnowledgeBase
+    /// The service layer the routes adapt to HTTP.
+    let service: KnowledgeService
     let settings: ServerSettings
     let metrics = ServerMetrics()
-    let queue: GenerationQueue
 
     public init(kb: KnowledgeBase, settings: ServerSettings) throws(KBError) {
         try settings.validate()
         self.kb = kb
         self.settings = settings
-        self.queue = GenerationQueue(limit: settings.maxQueuedGenerations)
+        self.service = try KnowledgeService(knowledgeBase: kb, queue: settings.maxQueuedGenerations)
     }
 
     /// Runs until SIGINT/SIGTERM (in-flight requests finish first) or until the task is cancelled.
@@ -30,43 +31,60 @@ public struct KBServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "kb"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
-        let watcher = settings.watchInterval > 0 ? Task {
-            await FolderWatcher(kb: kb, interval: settings.watchInterval) { [metrics] summary in metrics.recordIngest(summary) }.run()
+        let watcher = settings.watchInterval > 0 ? Task { [metrics, logger] in
+            await FolderWatcher(kb: kb, interval: settings.watchInterval, onIngest: { summary in metrics.recordIngest(summary) },
+                                onFailure: { error in
+                metrics.recordWatchFailure()
+                logger.error("folder watch: ingest failed: \(error.message)")
+            }).run()
         } : nil
         defer { watcher?.cancel() }
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
-    /// The router with every route and middleware.
+    /// The router with every route and middleware. Each route decodes its request, calls the service layer and
+    /// encodes the reply; nothing else happens here.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ObservingMiddleware(metrics: metrics))
         router.add(middleware: AuthMiddleware(token: settings.token))
+        let service = self.service, limit = settings.maxBodyBytes
 
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         router.get("/metrics") { _, _ in
-            let status = try? kb.status()
-            let text = metrics.text(documents: status?.documents ?? 0, chunks: status?.chunks ?? 0, queueDepth: await queue.depth)
+            let status = try? await service.status()
+            let text = metrics.text(documents: status?.documents ?? 0, chunks: status?.chunks ?? 0,
+                                    queueDepth: await service.generation.depth)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
-        router.post("/v1/search") { request, _ in try await search(request) }
+        router.post("/v1/search") { request, _ in
+            let body = try await JSONBody.decode(SearchRequest.self, request, limit: limit)
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.search(body) })
+        }
         router.post("/v1/ask") { request, _ in try await ask(request) }
-        router.post("/v1/feedback") { request, _ in try await feedback(request) }
+        router.post("/v1/feedback") { request, _ in
+            let body = try await JSONBody.decode(FeedbackRequest.self, request, limit: limit)
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.rate(body) }, status: .created)
+        }
         router.get("/v1/conversations/:id") { _, context in
             let id = try context.parameters.require("id")
-            return JSONBody.response(try wrap { () throws(KBError) in try kb.conversation(id: id) })
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversation(id: id) })
         }
         router.get("/v1/documents") { _, _ in
-            JSONBody.response(["documents": try wrap { () throws(KBError) in try kb.documents() }])
+            JSONBody.response(try await wrap { () async throws(KBError) in try await service.documents() })
         }
-        router.post("/v1/documents") { request, _ in try await ingest(request) }
+        router.post("/v1/documents") { request, _ in
+            let body = try await JSONBody.decode(IngestRequest.self, request, limit: limit)
+            let summary = try await wrap { () async throws(KBError) in try await service.ingest(body) }
+            metrics.recordIngest(summary)
+            return JSONBody.response(summary, status: .ok)
+        }
         router.delete("/v1/documents/:id") { _, context in
             guard let id = Int(try context.parameters.require("id")) else {
                 throw APIError(.badRequest, "invalid_request", "A document id is an integer.")
             }
-            let removed = try wrap { () throws(KBError) in try kb.removeDocument(id: id) }
-            return JSONBody.response(["removed": ["id": removed.id, "path": removed.path]])
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.removeDocument(id: id) })
         }
         router.get("/v1/models") { _, _ in
             JSONBody.response(["object": "list", "data": [["id": OpenAIChat.modelName, "object": "model", "created": 0, "owned_by": "kb"]]])
@@ -77,29 +95,12 @@ public struct KBServer: Sendable {
 
     // MARK: Routes
 
-    func search(_ request: Request) async throws -> Response {
-        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes, allowed: ["query", "k", "mode"]))
-        let query = try fields.string("query", required: true)!
-        let k = try fields.int("k", in: 1...100)
-        var mode: SearchMode?
-        if let raw = try fields.string("mode") {
-            guard let parsed = SearchMode(rawValue: raw) else { throw APIError(.badRequest, "invalid_request", "Field \"mode\" must be keyword, vector or hybrid.") }
-            mode = parsed
-        }
-        return JSONBody.response(try wrap { () throws(KBError) in try kb.search(query, limit: k, mode: mode) })
-    }
-
     func ask(_ request: Request) async throws -> Response {
-        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes,
-                                                               allowed: ["question", "conversation_id", "k", "mode", "stream"]))
-        let question = try fields.string("question", required: true)!
-        let conversation = try fields.string("conversation_id")
-        let k = try fields.int("k", in: 1...50)
-        let mode = try fields.string("mode").flatMap(SearchMode.init(rawValue:))
-        let wantsStream = try fields.bool("stream") ?? (request.headers[.accept]?.contains("text/event-stream") == true)
-        let kb = self.kb
-        let run: @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { onText in
-            try await kb.ask(question, passages: k, mode: mode, conversation: conversation, onText: onText)
+        let body = try await JSONBody.decode(AskRequest.self, request, limit: settings.maxBodyBytes)
+        let wantsStream = body.stream ?? (request.headers[.accept]?.contains("text/event-stream") == true)
+        let service = self.service
+        let run: @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { reserved, onText in
+            try await service.ask(body, reserved: reserved, onText: onText)
         }
         guard wantsStream else { return JSONBody.response(try await generate(run)) }
         // Server-Sent Events: `token` events as the text is generated, then one `answer` event with the checked
@@ -113,47 +114,18 @@ public struct KBServer: Sendable {
         }
     }
 
-    /// Ingests a file or folder inside the knowledge folders (`..` and symbolic links resolved first).
-    func ingest(_ request: Request) async throws -> Response {
-        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes, allowed: ["path", "embed"]))
-        let path = try fields.string("path", required: true)!
-        let embed = try fields.bool("embed") ?? true
-        let kb = self.kb
-        let resolved = try wrap { () throws(KBError) in try kb.pathInsideKnowledgeFolders(path) }
-        // Ingest is blocking work: keep it off the server's event loops.
-        let result = await Task.detached { () -> Result<IngestSummary, KBError> in
-            Result { () throws(KBError) -> IngestSummary in try kb.ingest(paths: [resolved], embed: embed) }
-        }.value
-        let summary: IngestSummary
-        switch result {
-        case .success(let value): summary = value
-        case .failure(let error): throw APIError(error)
-        }
-        metrics.recordIngest(summary)
-        return JSONBody.response(summary, status: .ok)
-    }
-
-    func feedback(_ request: Request) async throws -> Response {
-        let fields = Fields(object: try await JSONBody.object(request, limit: settings.maxBodyBytes, allowed: ["answer_id", "rating", "comment"]))
-        let answerID = try fields.string("answer_id", required: true)!
-        let rating = try fields.string("rating", required: true)!
-        guard rating == "up" || rating == "down" else { throw APIError(.badRequest, "invalid_request", "Field \"rating\" must be \"up\" or \"down\".") }
-        let comment = try fields.string("comment")
-        try wrap { () throws(KBError) in try kb.rate(answerID: answerID, up: rating == "up", comment: comment) }
-        return JSONBody.response(["answer_id": answerID, "rating": rating], status: .created)
-    }
-
     // MARK: Generation plumbing
 
-    /// Runs a generation through the queue, recording the answer; past the request timeout the generation is
-    /// cancelled and the client gets 504.
-    func generate(_ body: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer) async throws -> Answer {
-        do { try await queue.acquire() } catch { metrics.recordRejected(); throw error }
-        defer { Task { await queue.release() } }
-        let timeout = settings.requestTimeout
+    /// Runs a generation (the service layer queues it per generator backend); past the request timeout the
+    /// generation is cancelled and the client gets 504.
+    func generate(_ body: @escaping @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer) async throws -> Answer {
+        let timeout = settings.requestTimeout, metrics = self.metrics
         let answer = try await withThrowingTaskGroup(of: Answer?.self) { group in
             group.addTask {
-                do throws(KBError) { return try await body { _ in } } catch { throw APIError(error) }
+                do throws(KBError) { return try await body(false) { _ in } } catch {
+                    if error.code == .busy { metrics.recordRejected() }
+                    throw APIError(error)
+                }
             }
             group.addTask {
                 try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
@@ -175,23 +147,23 @@ public struct KBServer: Sendable {
         case error(APIError)
     }
 
-    /// Streams a generation as Server-Sent Events. The queue slot is taken before the response starts (so a
+    /// Streams a generation as Server-Sent Events. The generator slot is taken before the response starts (so a
     /// full queue is a plain 429); a client that disconnects cancels the generation.
-    func stream(_ body: @escaping @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer,
+    func stream(_ body: @escaping @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer,
                 event: @escaping @Sendable (StreamItem, Void) -> String) async throws -> Response {
-        do { try await queue.acquire() } catch { metrics.recordRejected(); throw error }
+        do throws(KBError) { try await service.generation.acquire() } catch {
+            metrics.recordRejected()
+            throw APIError(error)
+        }
         let (items, continuation) = AsyncStream<StreamItem>.makeStream()
-        let metrics = self.metrics, queue = self.queue, timeout = settings.requestTimeout
+        let metrics = self.metrics, timeout = settings.requestTimeout
         let work = Task {
-            defer { Task { await queue.release() } }
-            do {
-                let answer = try await body { text in continuation.yield(.text(text)) }
+            do throws(KBError) {
+                let answer = try await body(true) { text in continuation.yield(.text(text)) }
                 metrics.recordAnswer(answer)
                 continuation.yield(.answer(answer))
-            } catch let error as KBError {
-                continuation.yield(.error(APIError(error)))
             } catch {
-                continuation.yield(.error(APIError(.internalServerError, "internal_error", "\(error)")))
+                continuation.yield(.error(APIError(error)))
             }
             continuation.finish()
         }
@@ -217,14 +189,11 @@ public struct KBServer: Sendable {
             }
         })
     }
+}
 
-    func wrap<T>(_ body: () throws(KBError) -> T) throws -> T {
-        do { return try body() } catch { throw APIError(error) }
-    }
-
-    func wrapAsync<T>(_ body: () async throws(KBError) -> T) async throws -> T {
-        do { return try await body() } catch { throw APIError(error) }
-    }
+/// Runs a service call, turning its ``KBError`` into the JSON error response the edge maps it to.
+func wrap<T>(_ body: () async throws(KBError) -> T) async throws -> T {
+    do { return try await body() } catch { throw APIError(error) }
 }
 
 /// Server-Sent Event framing.

@@ -13,39 +13,15 @@ struct OpenAIChat {
     let server: KBServer
 
     func complete(_ request: Request) async throws -> Response {
-        let object = try await JSONBody.object(request, limit: server.settings.maxBodyBytes, allowed: [
-            "model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens", "max_completion_tokens",
-            "seed", "n", "user", "stop", "presence_penalty", "frequency_penalty", "logit_bias", "response_format", "tools",
-            "tool_choice", "parallel_tool_calls", "metadata", "store",
-        ])
-        guard let messages = object["messages"] as? [[String: Any]], !messages.isEmpty else {
-            throw APIError(.badRequest, "invalid_request_error", "Field \"messages\" must be a non-empty array of {role, content}.")
-        }
-        var turns: [(role: String, content: String)] = []
-        for message in messages {
-            guard let role = message["role"] as? String else {
-                throw APIError(.badRequest, "invalid_request_error", "Every message needs a \"role\".")
-            }
-            turns.append((role, Self.text(of: message["content"])))
-        }
-        guard let last = turns.last(where: { $0.role == "user" }), !last.content.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw APIError(.badRequest, "invalid_request_error", "The messages need a user message with text: the question.")
-        }
-        // Earlier user messages paired with the assistant reply that followed each.
-        var prior: [(question: String, answer: String)] = []
-        let lastIndex = turns.lastIndex(where: { $0.role == "user" })!
-        for (index, turn) in turns.enumerated() where turn.role == "user" && index < lastIndex {
-            let reply = turns[(index + 1)...].first(where: { $0.role == "assistant" })?.content ?? ""
-            prior.append((turn.content, reply))
-        }
-        let stream = (object["stream"] as? NSNumber).map { Fields.isBool($0) && $0.boolValue } ?? false
+        let body = try await JSONBody.decode(ChatCompletionRequest.self, request, limit: server.settings.maxBodyBytes)
+        // The question must be there before the response starts (a bad request is a 400, not a stream error).
+        _ = try await wrap { () async throws(KBError) in try body.conversation() }
+        let stream = body.stream
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
-        let kb = server.kb
-        let question = last.content
-        let priorTurns = prior
-        let ask: @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { onText in
-            try await kb.ask(question, priorTurns: priorTurns, onText: onText)
+        let service = server.service
+        let ask: @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { reserved, onText in
+            try await service.chat(body, reserved: reserved, onText: onText)
         }
         guard stream else {
             let answer = try await server.generate(ask)
@@ -77,15 +53,6 @@ struct OpenAIChat {
                 return ServerSentEvent.encode(json: ["error": ["message": error.message, "type": error.type]]) + "data: [DONE]\n\n"
             }
         }
-    }
-
-    /// A message's text: a string, or the text parts of an array of content parts.
-    static func text(of content: Any?) -> String {
-        if let string = content as? String { return string }
-        if let parts = content as? [[String: Any]] {
-            return parts.compactMap { $0["type"] as? String == "text" ? $0["text"] as? String : nil }.joined(separator: "\n")
-        }
-        return ""
     }
 
     static func content(_ answer: Answer) -> String { answer.answer + sources(answer) }

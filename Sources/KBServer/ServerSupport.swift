@@ -51,18 +51,24 @@ struct APIError: Error, HTTPResponseError {
         self.headers = headers
     }
 
+    /// The HTTP status for each kind of library error: mapped here, at the server's edge.
     init(_ error: KBError) {
+        var headers: HTTPFields = [:]
         let status: HTTPResponse.Status
         switch error.code {
-        case .invalidArgument: status = .badRequest
+        case .invalidArgument, .invalidJSON: status = .badRequest
         case .outsideKnowledgeFolders: status = .forbidden
-        case .pathNotFound, .noKnowledgeBase: status = .notFound
+        case .pathNotFound, .noKnowledgeBase, .notFound: status = .notFound
+        case .busy:
+            status = .tooManyRequests
+            headers[.retryAfter] = "2"
         case .databaseLocked, .ingestInProgress: status = .serviceUnavailable
         case .generation, .endpoint: status = .badGateway
         case .model, .configuration: status = .serviceUnavailable
+        case .interrupted: status = .serviceUnavailable
         default: status = .internalServerError
         }
-        self.init(status, error.code.name, error.message)
+        self.init(status, error.code.name, error.message, headers: headers)
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -92,60 +98,16 @@ enum JSONBody {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// The request's JSON object, with its keys checked against `allowed`.
-    static func object(_ request: Request, limit: Int, allowed: Set<String>) async throws -> [String: Any] {
+    /// The request body decoded strictly as a service request (unknown fields, wrong types → 400; see
+    /// ``RequestDecoder``); a body over `limit` bytes → 413.
+    static func decode<T: ServiceRequest>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch {
             throw APIError(.contentTooLarge, "body_too_large", "The request body is larger than \(limit) bytes.")
         }
-        let data = Data(buffer.readableBytesView)
-        guard !data.isEmpty else { throw APIError(.badRequest, "invalid_request", "The request needs a JSON body.") }
-        guard let json = try? JSONSerialization.jsonObject(with: data), let object = json as? [String: Any] else {
-            throw APIError(.badRequest, "invalid_json", "The request body is not a JSON object.")
-        }
-        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError(.badRequest, "invalid_request", "Unknown field \"\(unknown)\"; allowed: \(allowed.sorted().joined(separator: ", ")).")
-        }
-        return object
-    }
-}
-
-/// Typed reads from a decoded JSON object, with errors that name the field.
-struct Fields {
-    let object: [String: Any]
-
-    func string(_ key: String, required: Bool = false) throws -> String? {
-        guard let value = object[key], !(value is NSNull) else {
-            if required { throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" is required.") }
-            return nil
-        }
-        guard let string = value as? String else { throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be a string.") }
-        return string
-    }
-
-    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, !Self.isBool(number), number.doubleValue == number.doubleValue.rounded() else {
-            throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be an integer.")
-        }
-        guard range.contains(number.intValue) else {
-            throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be between \(range.lowerBound) and \(range.upperBound).")
-        }
-        return number.intValue
-    }
-
-    func bool(_ key: String) throws -> Bool? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, Self.isBool(number) else {
-            throw APIError(.badRequest, "invalid_request", "Field \"\(key)\" must be true or false.")
-        }
-        return number.boolValue
-    }
-
-    static func isBool(_ number: NSNumber) -> Bool {
-        String(describing: type(of: number)).contains("Boolean") || String(cString: number.objCType) == "c"
+        do { return try RequestDecoder.decode(T.self, from: Data(buffer.readableBytesView)) } catch { throw APIError(error) }
     }
 }
 
@@ -159,32 +121,6 @@ func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     return difference == 0
 }
 
-/// A bounded queue in front of the single language model: one generation runs, at most `limit` wait,
-/// and the rest are turned away at once (429) rather than piling up.
-actor GenerationQueue {
-    private let limit: Int
-    private var running = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Waits for the model; throws 429 when the queue is full.
-    func acquire() async throws {
-        if !running { running = true; return }
-        guard waiting.count < limit else {
-            throw APIError(.tooManyRequests, "busy", "The language model is busy (\(limit) requests already waiting); retry shortly.",
-                           headers: [.retryAfter: "2"])
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func release() {
-        if waiting.isEmpty { running = false } else { waiting.removeFirst().resume() }
-    }
-
-    var depth: Int { waiting.count + (running ? 1 : 0) }
-}
-
 /// Counters and timings for `/metrics`, in the Prometheus text format.
 final class ServerMetrics: @unchecked Sendable {
     private let lock = NSLock()
@@ -195,6 +131,7 @@ final class ServerMetrics: @unchecked Sendable {
     private var abstentions = 0
     private var rejected = 0
     private var ingested: [String: Int] = [:]
+    private var watchFailures = 0
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
     func record(route: String, method: String, status: Int, seconds: Double) {
@@ -217,6 +154,8 @@ final class ServerMetrics: @unchecked Sendable {
     }
 
     func recordRejected() { lock.withLock { rejected += 1 } }
+
+    func recordWatchFailure() { lock.withLock { watchFailures += 1 } }
 
     func recordIngest(_ summary: IngestSummary) {
         lock.withLock {
@@ -252,6 +191,7 @@ final class ServerMetrics: @unchecked Sendable {
             for outcome in ["added", "updated", "removed", "failed"] {
                 out += "kb_ingested_documents_total{outcome=\"\(outcome)\"} \(ingested[outcome] ?? 0)\n"
             }
+            out += "# HELP kb_watch_ingest_failures_total Background ingests of the watched folders that failed (see the log).\n# TYPE kb_watch_ingest_failures_total counter\nkb_watch_ingest_failures_total \(watchFailures)\n"
             out += "# HELP kb_documents Documents in the knowledge base.\n# TYPE kb_documents gauge\nkb_documents \(documents)\n"
             out += "# HELP kb_chunks Chunks in the knowledge base.\n# TYPE kb_chunks gauge\nkb_chunks \(chunks)\n"
             return out

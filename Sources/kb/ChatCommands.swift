@@ -27,7 +27,8 @@ struct ChatCommand: AsyncParsableCommand {
         try await reportingErrors(options) {
             let kb = try KnowledgeBase(configuration: try options.configuration(generation: generation))
             var conversationID = conversation
-            if let conversationID { _ = try kb.conversation(id: conversationID) }
+            let service = try KnowledgeService(knowledgeBase: kb)
+            if let conversationID { _ = try await service.conversation(id: conversationID) }
             let interactive = Terminal.stdinIsTTY && !options.json
             var last: Answer?
             if interactive {
@@ -53,7 +54,7 @@ struct ChatCommand: AsyncParsableCommand {
                         if let last { AnswerPrinter.printDetails(last, explain: true) } else { print("No answer yet.") }
                     case "/history":
                         guard let conversationID else { print("No conversation yet."); break }
-                        for turn in try kb.conversation(id: conversationID).turns {
+                        for turn in try await kb.conversation(id: conversationID).turns {
                             print(Terminal.bold("\(turn.turn). \(turn.question)")
                                   + (turn.standaloneQuestion != turn.question ? Terminal.dim("  (searched as: \(turn.standaloneQuestion))") : ""))
                             print("   " + turn.answer.replacingOccurrences(of: "\n", with: "\n   "))
@@ -65,7 +66,7 @@ struct ChatCommand: AsyncParsableCommand {
                 }
                 let json = options.json
                 do {
-                    let answer = try await kb.ask(input, passages: passages, conversation: conversationID) { text in
+                    let answer = try await service.ask(AskRequest(question: input, conversationID: conversationID, k: passages)) { text in
                         if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
                     }
                     conversationID = answer.conversationID ?? conversationID
@@ -119,7 +120,7 @@ struct RateCommand: AsyncParsableCommand {
             default: throw KBError(.invalidArgument, "The rating is up or down, not \(rating).")
             }
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            try kb.rate(answerID: answerID, up: up, comment: comment)
+            _ = try await KnowledgeService(knowledgeBase: kb).rate(FeedbackRequest(answerID: answerID, rating: up ? "up" : "down", comment: comment))
             if options.json {
                 JSONOutput.print(["answer_id": answerID, "rating": up ? "up" : "down"])
             } else {
@@ -143,7 +144,7 @@ struct FeedbackReportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors(options) {
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            let report = try kb.feedbackReport(worst: worst)
+            let report = try await KnowledgeService(knowledgeBase: kb).feedbackReport(worst: worst)
             if options.json {
                 JSONOutput.print(report)
                 return 0

@@ -44,13 +44,13 @@ struct RetrievalEval: AsyncParsableCommand {
             Interrupts.install()
             let reporter = ProgressReporter(quiet: false)
             let needsVectors = modes.contains { $0 != .keyword }
-            let summary = try kb.ingest(dataset, embed: needsVectors, progress: { reporter.report($0) }, isCancelled: { Interrupts.requested })
+            let summary = try await kb.ingest(dataset, embed: needsVectors, progress: { reporter.report($0) }, isCancelled: { Interrupts.requested })
             reporter.finish()
             if summary.interrupted { throw KBError(.interrupted, "Interrupted while ingesting the test set; run again to continue (with --db it resumes).") }
             FileHandle.standardError.write(Data("corpus: \(dataset.documents.count) documents (\(summary.added) added, \(summary.unchanged) unchanged), \(summary.embedded) chunks embedded; \(dataset.queries.count) judged queries\n".utf8))
             var results: [RetrievalMetrics] = []
             for mode in modes {
-                let metrics = try kb.evaluate(dataset, mode: mode)
+                let metrics = try await kb.evaluate(dataset, mode: mode)
                 results.append(metrics)
                 if !options.json {
                     print(String(format: "%-8@ nDCG@10 %.4f  recall@10 %.4f  recall@100 %.4f  MRR@10 %.4f  (%d queries, %.1f s%@)",
@@ -101,7 +101,7 @@ struct QAEval: AsyncParsableCommand {
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
             let reporter = ProgressReporter(quiet: false)
-            let summary = try kb.ingest(dataset, withholding: withheld, embed: true, progress: { reporter.report($0) },
+            let summary = try await kb.ingest(dataset, withholding: withheld, embed: true, progress: { reporter.report($0) },
                                         isCancelled: { Interrupts.requested })
             reporter.finish()
             if summary.interrupted { throw KBError(.interrupted, "Interrupted while ingesting; run again to continue (with --db it resumes).") }

@@ -43,7 +43,7 @@ struct IngestCommand: AsyncParsableCommand {
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
             let reporter = ProgressReporter(quiet: quiet)
-            let summary = try kb.ingest(paths: paths, embed: !noEmbed, progress: { reporter.report($0) },
+            let summary = try await kb.ingest(paths: paths, embed: !noEmbed, progress: { reporter.report($0) },
                                         isCancelled: { Interrupts.requested })
             reporter.finish()
             if options.json {

@@ -73,7 +73,24 @@ func reportingErrors(_ options: GlobalOptions, _ body: () async throws -> Int32)
     } catch let error as KBError {
         Terminal.printError(error.message)
         if options.json { JSONOutput.printError(message: error.message, type: error.code.name) }
-        throw ExitCode(error.code.exitStatus)
+        throw ExitCode(exitStatus(for: error.code))
     }
     if status != 0 { throw ExitCode(status) }
+}
+
+/// The documented exit status (sysexits-style) for each kind of library error: mapped here, at the CLI's edge.
+func exitStatus(for code: KBError.Code) -> Int32 {
+    switch code {
+    case .invalidArgument, .outsideKnowledgeFolders: return 64
+    case .notAKnowledgeBase, .databaseCorrupt, .schemaTooNew: return 65
+    case .pathNotFound, .noKnowledgeBase, .notFound: return 66
+    case .endpoint, .generation: return 69
+    case .database, .internalError: return 70
+    case .cannotOpenDatabase: return 73
+    case .io: return 74
+    case .databaseLocked, .ingestInProgress: return 75
+    case .configuration, .model: return 78
+    case .interrupted: return 130
+    default: return 70
+    }
 }

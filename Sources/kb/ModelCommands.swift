@@ -51,7 +51,8 @@ struct ModelsCommand: AsyncParsableCommand {
             let configuration = try options.configuration()
             let catalog = EmbedderCatalog(modelsFolder: configuration.modelsFolder, endpoint: configuration.embeddingEndpoint)
             let models = catalog.models(defaultModel: configuration.embeddingModel)
-            let coverage = (try? KnowledgeBase(configuration: configuration).embeddingCoverage()) ?? []
+            var coverage: [EmbeddingCoverage] = []
+            if let kb = try? KnowledgeBase(configuration: configuration) { coverage = (try? await kb.embeddingCoverage()) ?? [] }
             let generation = configuration.generation
             let languageModels = GeneratorCatalog.models.map { info in
                 LanguageModelEntry(name: info.name, file: configuration.modelsFolder + "/" + info.file, languages: info.languages,

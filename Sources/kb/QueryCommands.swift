@@ -27,7 +27,7 @@ struct SearchCommand: AsyncParsableCommand {
         try await reportingErrors(options) {
             if let limit, limit < 1 { throw KBError(.invalidArgument, "--limit must be at least 1.") }
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            let response = try kb.search(query.joined(separator: " "), limit: limit, mode: mode)
+            let response = try await KnowledgeService(knowledgeBase: kb).search(SearchRequest(query: query.joined(separator: " "), k: limit, mode: mode))
             for warning in response.warnings { Terminal.printWarning("warning: \(warning)") }
             if options.json {
                 JSONOutput.print(response)
@@ -93,8 +93,8 @@ struct AskCommand: AsyncParsableCommand {
             let kb = try KnowledgeBase(configuration: try options.configuration(generation: generation))
             let json = options.json
             Terminal.flush()
-            let answer = try await kb.ask(question.joined(separator: " "), passages: passages, mode: mode,
-                                          conversation: conversation) { text in
+            let request = AskRequest(question: question.joined(separator: " "), conversationID: conversation, k: passages, mode: mode)
+            let answer = try await KnowledgeService(knowledgeBase: kb).ask(request) { text in
                 if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
             }
             for warning in answer.warnings { Terminal.printWarning("warning: \(warning)") }
@@ -219,7 +219,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors(options) {
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            let status = try kb.status()
+            let status = try await KnowledgeService(knowledgeBase: kb).status()
             if options.json {
                 JSONOutput.print(status)
                 return 0

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 func turn(_ question: String, standalone: String? = nil, answer: String = "") -> AnswerRecord {
     AnswerRecord(id: "a_1", conversationID: "c_1", turn: 1, question: question, standaloneQuestion: standalone ?? question,

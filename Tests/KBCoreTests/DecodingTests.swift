@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 @Suite struct EncodingDetectionTests {
     static let chinese = "知识库助手可以回答问题。我们在这里测试中文编码的识别，这是一个简单的句子。\n"

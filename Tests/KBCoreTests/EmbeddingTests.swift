@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 enum Models {
     /// The models folder scripts/setup.sh fills (KB_MODELS overrides).

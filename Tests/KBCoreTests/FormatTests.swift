@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 /// Builds a small, valid PDF with one text line per page (Helvetica, ASCII).
 func makePDF(pages: [String]) -> Data {

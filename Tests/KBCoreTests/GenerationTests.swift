@@ -1,43 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
-
-/// A language model that replies with a fixed text (in pieces), and records what it was asked.
-final class ScriptedModel: LanguageModel, @unchecked Sendable {
-    let backend = "scripted"
-    let model = "scripted"
-    let contextTokens: Int
-    let templateOverheadTokens = 10
-    private let lock = NSLock()
-    private let respond: @Sendable ([ChatMessage]) -> String
-    private var recorded: [[ChatMessage]] = []
-
-    init(reply: String, contextTokens: Int = 4096) {
-        self.respond = { _ in reply }
-        self.contextTokens = contextTokens
-    }
-
-    /// Replies with what `respond` makes of the messages.
-    init(contextTokens: Int = 4096, respond: @escaping @Sendable ([ChatMessage]) -> String) {
-        self.respond = respond
-        self.contextTokens = contextTokens
-    }
-
-    var calls: [[ChatMessage]] { lock.withLock { recorded } }
-
-    func countTokens(_ text: String) -> Int { TokenEstimator.count(text) }
-
-    func complete(_ messages: [ChatMessage], sampling: SamplingOptions,
-                  onText: @escaping @Sendable (String) -> Bool) async throws(KBError) -> (text: String, stats: CompletionStats) {
-        lock.withLock { recorded.append(messages) }
-        let reply = respond(messages)
-        let middle = reply.index(reply.startIndex, offsetBy: reply.count / 2)
-        for piece in [String(reply[..<middle]), String(reply[middle...])] where !piece.isEmpty { _ = onText(piece) }
-        var stats = CompletionStats()
-        stats.generatedTokens = TokenEstimator.count(reply)
-        return (reply, stats)
-    }
-}
+import KBTestSupport
 
 func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: String = "") -> RetrievedPassage {
     RetrievedPassage(passage: Passage(chunkID: number, documentID: number, path: path, title: nil, heading: heading, text: text,

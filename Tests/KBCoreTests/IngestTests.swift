@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 @Suite struct IngestTests {
     @Test func incrementalIngestTracksUnchangedChangedDeletedAndMoved() throws {

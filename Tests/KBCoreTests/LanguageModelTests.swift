@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

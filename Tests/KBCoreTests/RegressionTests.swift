@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 /// Cases found in review: each would have lost data, crashed, or misled.
 @Suite struct RegressionTests {

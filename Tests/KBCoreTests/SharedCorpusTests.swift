@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 /// Ingests `../shared/data/docs` when it is present: every file is ingested or reported with a specific reason.
 @Suite struct SharedCorpusTests {

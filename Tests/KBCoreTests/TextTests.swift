@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
+import KBTestSupport
 
 @Suite struct HashingTests {
     @Test func sha256StandardVectors() {

@@ -1,42 +1,7 @@
 import Foundation
 import Testing
 @testable import KBCore
-
-/// A deterministic embedder for tests: hashed word and CJK-character features, L2-normalised.
-/// Texts sharing words get similar vectors. It counts the texts it embeds.
-final class HashingEmbedder: Embedder, @unchecked Sendable {
-    let model: String
-    let dimension: Int
-    let maxTokens = 512
-    private let lock = NSLock()
-    private(set) var embeddedTexts = 0
-    /// What `unknownTokenShare` reports (simulates a model blind to a script).
-    let unknownShare: Double
-
-    init(model: String = "hashing-test", dimension: Int = 64, unknownShare: Double = 0) {
-        self.model = model
-        self.dimension = dimension
-        self.unknownShare = unknownShare
-    }
-
-    func unknownTokenShare(_ text: String) -> Double { unknownShare }
-
-    func embed(_ texts: [String], kind: EmbeddingKind) throws(KBError) -> EmbeddingBatch {
-        lock.lock(); embeddedTexts += texts.count; lock.unlock()
-        return EmbeddingBatch(vectors: texts.map(vector), truncated: 0)
-    }
-
-    func vector(_ text: String) -> [Float] {
-        var v = [Float](repeating: 0, count: dimension)
-        for token in TextAnalyzer.tokenize(text) {
-            var hash: UInt64 = 1469598103934665603
-            for byte in token.term.utf8 { hash = (hash ^ UInt64(byte)) &* 1099511628211 }
-            v[Int(hash % UInt64(dimension))] += 1
-        }
-        Kernels.l2Normalize(&v)
-        return v
-    }
-}
+import KBTestSupport
 
 @Suite struct VectorIndexTests {
     @Test func flatIndexReturnsTheExactTopK() {

@@ -30,6 +30,8 @@ public struct Configuration: Sendable, Equatable {
     public var generation = GenerationSettings()
     /// `kb serve`'s address, token and queue.
     public var server = ServerOptions()
+    /// Which implementation fills each replaceable stage of the ask pipeline (names in ``ComponentRegistry``).
+    public var pipeline = PipelineChoices()
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -211,6 +213,9 @@ public struct Configuration: Sendable, Equatable {
         case nil: break
         default: throw KBError(.configuration, "\(configPath ?? "config"): `server.watch_interval` must be a number of seconds.")
         }
+        if let reranker = try fileString("pipeline.reranker") { configuration.pipeline.reranker = reranker }
+        if let assessor = try fileString("pipeline.assessor") { configuration.pipeline.assessor = assessor }
+        if let rewriter = try fileString("pipeline.rewriter") { configuration.pipeline.rewriter = rewriter }
         let fileToken = try fileString("server.token")
         configuration.server.token = environment["KB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? fileToken
         return configuration
@@ -247,6 +252,8 @@ public struct GenerationSettings: Sendable, Equatable {
     public var apiKey: String?
     /// Seconds without data before a server request is abandoned.
     public var timeout = 120.0
+    /// Answers an OpenAI-compatible server is asked for at once (the in-process model writes one at a time).
+    public var concurrency = 4
 
     public init() {}
 
@@ -256,7 +263,8 @@ public struct GenerationSettings: Sendable, Equatable {
         return cores <= 2 ? cores : min(8, cores - 1)
     }
 
-    public static let generators = ["llama", "openai", "extractive"]
+    /// The generators kb knows (those of the standard registry).
+    public static var generators: [String] { ComponentRegistry.standard.generators.keys.sorted() }
 
     static func resolve(_ overrides: Configuration.Overrides, environment: [String: String], file: [String: TOMLValue],
                         source: String?) throws(KBError) -> GenerationSettings {
@@ -286,7 +294,7 @@ public struct GenerationSettings: Sendable, Equatable {
         let fileEndpoint = try fileString("endpoint"), fileKey = try fileString("api_key")
         let generator = overrides.generator ?? env("KB_GENERATOR") ?? fileGenerator ?? "llama"
         guard generators.contains(generator) else {
-            throw KBError(.configuration, "Unknown generator \"\(generator)\"; choose llama, openai or extractive.")
+            throw KBError(.configuration, "Unknown generator \"\(generator)\"; choose \(generators.joined(separator: ", ")).")
         }
         settings.generator = generator
         settings.model = overrides.generationModel ?? env("KB_GENERATION_MODEL") ?? fileModel
@@ -320,8 +328,23 @@ public struct GenerationSettings: Sendable, Equatable {
         }
         if let seed = try number(nil, "KB_SEED", "seed") { settings.sampling.seed = UInt32(truncatingIfNeeded: Int(seed)) }
         if let timeout = try fileNumber("timeout") { settings.timeout = max(1, timeout) }
+        if let concurrency = try number(nil, "KB_GENERATION_CONCURRENCY", "concurrency") {
+            guard concurrency >= 1 && concurrency <= 1024 else { throw KBError(.configuration, "generation.concurrency \(Int(concurrency)) is outside 1…1024.") }
+            settings.concurrency = Int(concurrency)
+        }
         return settings
     }
+}
+
+/// The implementations chosen for the ask pipeline's replaceable stages (`[pipeline]` in the config file).
+public struct PipelineChoices: Sendable, Equatable {
+    /// `identity` (keep the retriever's order).
+    public var reranker = "identity"
+    /// `citation-verifier`.
+    public var assessor = "citation-verifier"
+    /// `auto` (the answering model when there is one, else the heuristic), `language-model` or `heuristic`.
+    public var rewriter = "auto"
+    public init() {}
 }
 
 /// A value in kb's config file.

@@ -1,11 +1,17 @@
 import Foundation
 
-/// A knowledge base: the store, its indexes and the question-answering pipeline over them.
+/// A knowledge base: its store and the stages that answer from it, composed in one place from the configuration
+/// through the ``ComponentRegistry``.
 ///
-/// The CLI and (later) the daemon are both thin clients of this type.
+/// The front ends (CLI, REST and OpenAI-compatible API) call it through ``KnowledgeService``, the transport-free
+/// service layer; `KnowledgeBase` itself is the composition root and the library API for embedding kb.
 public final class KnowledgeBase: Sendable {
     public let configuration: Configuration
-    let store: SQLiteStore
+    /// The named implementations stages are made from.
+    public let registry: ComponentRegistry
+    /// The ask pipeline's stages (``AskPipeline/standard`` unless given).
+    public let pipeline: AskPipeline
+    let store: any KnowledgeStore
     /// A generator given explicitly (tests, embedding applications); nil means the configured one.
     let generatorOverride: (any AnswerGenerator)?
     let models = ModelCache()
@@ -15,59 +21,78 @@ public final class KnowledgeBase: Sendable {
     /// - Parameters:
     ///   - create: create the database when it does not exist (ingest does; queries do not).
     ///   - generator: answer with this generator instead of the configured one.
-    public init(configuration: Configuration, create: Bool = false, generator: (any AnswerGenerator)? = nil) throws(KBError) {
+    ///   - registry: where stage implementations come from (tests register doubles).
+    public init(configuration: Configuration, create: Bool = false, generator: (any AnswerGenerator)? = nil,
+                registry: ComponentRegistry = .standard, pipeline: AskPipeline = .standard) throws(KBError) {
         self.configuration = configuration
-        self.store = try SQLiteStore(path: configuration.databasePath, create: create)
+        self.registry = registry
+        self.pipeline = pipeline
+        self.store = try registry.makeStore(configuration.databasePath, create: create)
         self.generatorOverride = generator
     }
+
+    /// Where the store lives.
+    public var location: String { store.location }
 
     // MARK: Ingest
 
     /// Ingests files and folders (the configured knowledge folders when `paths` is empty), then
     /// embeds new chunks with the configured model when `embed` is true and the model is installed
     /// (otherwise the summary carries a warning and search stays keyword-only).
-    public func ingest(paths: [String] = [], embed: Bool = true, progress: @Sendable (IngestProgress) -> Void = { _ in },
-                       isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
+    ///
+    /// The whole job (reading, parsing, embedding) runs on ``BlockingPool`` threads.
+    public func ingest(paths: [String] = [], embed: Bool = true, progress: @escaping @Sendable (IngestProgress) -> Void = { _ in },
+                       isCancelled: @escaping @Sendable () -> Bool = { false }) async throws(KBError) -> IngestSummary {
         let roots = try Self.ingestRoots(paths, configuration: configuration)
         var indexer: EmbeddingIndexer?
         var warnings: [String] = []
         if embed {
             do {
                 indexer = EmbeddingIndexer(store: store, embedder: try embedder(named: configuration.embeddingModel),
-                                          batchSize: configuration.embeddingBatch)
+                                           batchSize: configuration.embeddingBatch)
             } catch where error.code == .model {
                 warnings.append("Not embedding: \(error.message) Search stays keyword-only until the model is available.")
             }
         }
         let ingestor = Ingestor(store: store, chunker: StructuredChunker(options: configuration.chunking),
                                 maxFileSize: configuration.maxFileSize, embedding: indexer)
-        var summary = try ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
+        var summary = try await Self.onBlockingPool { () async throws(KBError) -> IngestSummary in
+            try await ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
+        }
         summary.warnings = warnings + summary.warnings
         return summary
     }
 
     /// Embeds the chunks that have no vector for the configured model (what ingest does after reading files).
-    public func embedMissing(progress: @Sendable (IngestProgress) -> Void = { _ in },
-                             isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> (embedded: Int, truncated: Int) {
-        let lock = try IngestLock(path: store.location + ".lock")
-        defer { withExtendedLifetime(lock) {} }
-        let result = try EmbeddingIndexer(store: store, embedder: try embedder(named: configuration.embeddingModel),
-                                          batchSize: configuration.embeddingBatch)
-            .run(started: Date(), progress: progress, isCancelled: isCancelled)
+    public func embedMissing(progress: @escaping @Sendable (IngestProgress) -> Void = { _ in },
+                             isCancelled: @escaping @Sendable () -> Bool = { false }) async throws(KBError) -> (embedded: Int, truncated: Int) {
+        let lease = try await store.acquireIngestLease()
+        defer { withExtendedLifetime(lease) {} }
+        let indexer = EmbeddingIndexer(store: store, embedder: try embedder(named: configuration.embeddingModel),
+                                       batchSize: configuration.embeddingBatch)
+        let result = try await Self.onBlockingPool { () async throws(KBError) -> EmbeddingIndexer.Result in
+            try await indexer.run(started: Date(), progress: progress, isCancelled: isCancelled)
+        }
         return (result.embedded, result.truncated)
+    }
+
+    /// Runs an asynchronous job whose steps block (parsing, BLAS) with ``BlockingPool`` as its executor.
+    static func onBlockingPool<T: Sendable>(_ body: @escaping @Sendable () async throws(KBError) -> T) async throws(KBError) -> T {
+        let result: Result<T, KBError> = await withTaskExecutorPreference(BlockingPool.shared.executor) {
+            do throws(KBError) { return .success(try await body()) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     // MARK: Models
 
     /// The embedder for a model name, loaded once per knowledge base.
     public func embedder(named name: String) throws(KBError) -> any Embedder {
-        try models.embedder(name) { () throws(KBError) in
-            try EmbedderCatalog(modelsFolder: configuration.modelsFolder, endpoint: configuration.embeddingEndpoint).embedder(named: name)
-        }
+        try models.embedder(name) { () throws(KBError) in try registry.makeEmbedder(name, models: modelCatalog()) }
     }
 
     /// Makes `embedder` the one used for its model name in this knowledge base (tests use deterministic embedders).
-    func use(_ embedder: any Embedder) { models.insert(embedder) }
+    public func use(_ embedder: any Embedder) { models.insert(embedder) }
 
     /// The models kb can use, with vector counts in this knowledge base.
     public func modelCatalog() -> EmbedderCatalog {
@@ -75,55 +100,57 @@ public final class KnowledgeBase: Sendable {
     }
 
     /// Vector counts per model.
-    public func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage] { try store.embeddingCoverage() }
+    public func embeddingCoverage() async throws(KBError) -> [EmbeddingCoverage] { try await store.embeddingCoverage() }
 
     /// The model whose vectors search uses: the configured one once all chunks have vectors; until
     /// then a model that has vectors for every chunk (so switching models never degrades search
     /// while the new vectors are computed); else whichever has the most.
-    public func searchModel() throws(KBError) -> String? {
-        try searchModel(coverage: try store.embeddingCoverage())?.model
+    public func searchModel() async throws(KBError) -> String? {
+        Self.searchModel(try await store.searchCoverage(), preferred: configuration.embeddingModel)?.model
     }
 
-    private func searchModel(coverage: [EmbeddingCoverage]) throws(KBError) -> EmbeddingCoverage? {
-        let chunks = try store.passageCount()
-        let preferred = configuration.embeddingModel
-        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors >= chunks { return mine }
-        if let complete = coverage.filter({ $0.vectors >= chunks }).max(by: { $0.vectors < $1.vectors }) { return complete }
-        if let mine = coverage.first(where: { $0.model == preferred }), mine.vectors > 0 { return mine }
-        return coverage.max(by: { $0.vectors < $1.vectors })
+    static func searchModel(_ coverage: SearchCoverage, preferred: String) -> EmbeddingCoverage? {
+        let models = coverage.models, chunks = coverage.chunks
+        if let mine = models.first(where: { $0.model == preferred }), mine.vectors >= chunks { return mine }
+        if let complete = models.filter({ $0.vectors >= chunks }).max(by: { $0.vectors < $1.vectors }) { return complete }
+        if let mine = models.first(where: { $0.model == preferred }), mine.vectors > 0 { return mine }
+        return models.max(by: { $0.vectors < $1.vectors })
     }
 
-    /// The retriever for a mode; nil mode means hybrid when vectors exist, keyword otherwise.
-    func retriever(mode: SearchMode?) throws(KBError) -> any Retriever {
-        try retrieverAndWarnings(mode: mode).retriever
+    /// How a search or an ask retrieves: the retriever for the mode (nil: hybrid when vectors exist, keyword
+    /// otherwise), why the default fell back to keywords when it did, and the model of the stored vectors.
+    public struct RetrievalPlan: Sendable {
+        public var retriever: any Retriever
+        public var warnings: [String]
+        public var vectorModel: String?
     }
 
-    /// The retriever, and why the default fell back to keywords when it did.
-    func retrieverAndWarnings(mode: SearchMode?) throws(KBError) -> (retriever: any Retriever, warnings: [String]) {
-        let keyword = KeywordRetriever(index: store, store: store)
-        if mode == .keyword { return (keyword, []) }
+    /// The retriever for a mode, made by the registry.
+    public func retrievalPlan(mode: SearchMode?) async throws(KBError) -> RetrievalPlan {
+        if mode == .keyword {
+            return RetrievalPlan(retriever: try registry.makeRetriever(.keyword, context(embedder: nil)), warnings: [], vectorModel: nil)
+        }
+        let chosen = Self.searchModel(try await store.searchCoverage(), preferred: configuration.embeddingModel)
+        guard let chosen, chosen.vectors > 0 else {
+            if let mode {
+                throw KBError(.invalidArgument, "No vectors in \(store.location) yet, so --mode \(mode.rawValue) cannot run. Run `kb ingest` with an embedding model installed (scripts/setup.sh), or use --mode keyword.",
+                              details: ["field": "mode"])
+            }
+            return RetrievalPlan(retriever: try registry.makeRetriever(.keyword, context(embedder: nil)), warnings: [], vectorModel: chosen?.model)
+        }
         do {
-            return (try vectorRetriever(mode: mode, keyword: keyword), [])
+            let embedder = try embedder(named: chosen.model)
+            let retriever = try registry.makeRetriever(mode ?? .hybrid, context(embedder: embedder))
+            return RetrievalPlan(retriever: retriever, warnings: [], vectorModel: chosen.model)
         } catch where mode == nil && (error.code == .model || error.code == .endpoint || error.code == .invalidArgument) {
             // Vectors exist but their model cannot be used here: keyword search still answers.
-            return (keyword, ["Searched by keywords only: \(error.message)"])
+            return RetrievalPlan(retriever: try registry.makeRetriever(.keyword, context(embedder: nil)),
+                                 warnings: ["Searched by keywords only: \(error.message)"], vectorModel: nil)
         }
     }
 
-    private func vectorRetriever(mode: SearchMode?, keyword: KeywordRetriever) throws(KBError) -> any Retriever {
-        guard let chosen = try searchModel(coverage: try store.embeddingCoverage()) else {
-            if mode == nil { return keyword }
-            throw KBError(.invalidArgument, "No vectors in \(store.location) yet, so --mode \(mode!.rawValue) cannot run. Run `kb ingest` with an embedding model installed (scripts/setup.sh), or use --mode keyword.")
-        }
-        let model = chosen.model
-        let embedder = try embedder(named: model)
-        let index = try models.index(model, state: "\(chosen.vectors)@\(chosen.updatedAt)") { () throws(KBError) in
-            FlatVectorIndex(try store.loadVectors(model: model))
-        }
-        let vector = VectorRetriever(embedder: embedder, index: index, store: store)
-        if mode == .vector { return vector }
-        let weights: @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double] = { [self] query throws(KBError) in try self.termWeights(for: query) }
-        return HybridRetriever(keyword: keyword, vector: vector, fusion: configuration.fusion, termWeights: weights)
+    private func context(embedder: (any Embedder)?) -> RetrieverContext {
+        RetrieverContext(store: store, embedder: embedder, fusion: configuration.fusion)
     }
 
     /// Absolute, standardised ingest roots for `paths` (the configured knowledge folders when empty).
@@ -148,15 +175,15 @@ public final class KnowledgeBase: Sendable {
 
     /// Searches: keyword (BM25), vector, or hybrid (the default once vectors exist).
     /// Throws ``KBError/Code/invalidArgument`` for an empty query.
-    public func search(_ query: String, limit: Int? = nil, mode: SearchMode? = nil) throws(KBError) -> SearchResponse {
-        let started = Date()
+    public func search(_ query: String, limit: Int? = nil, mode: SearchMode? = nil) async throws(KBError) -> SearchResponse {
+        let clock = Stopwatch()
         let analyzed = try QueryAnalyzer.analyze(query)
-        let (retriever, warnings) = try retrieverAndWarnings(mode: mode)
-        let retrieved = try retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, limit ?? configuration.searchLimit)))
+        let plan = try await retrievalPlan(mode: mode)
+        let retrieved = try await plan.retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, limit ?? configuration.searchLimit)))
         let matcher = TermMatcher(analyzed)
-        return SearchResponse(query: analyzed.normalized, language: analyzed.language, mode: retriever.mode,
-                              results: retrieved.map { Self.hit($0, matcher: matcher) },
-                              seconds: Date().timeIntervalSince(started), warnings: warnings)
+        return SearchResponse(query: analyzed.normalized, language: analyzed.language, mode: plan.retriever.mode,
+                              results: retrieved.passages.map { Self.hit($0, matcher: matcher) },
+                              seconds: clock.seconds, warnings: plan.warnings)
     }
 
     static func hit(_ retrieved: RetrievedPassage, matcher: TermMatcher) -> SearchHit {
@@ -171,10 +198,10 @@ public final class KnowledgeBase: Sendable {
 
     // MARK: Ask
 
-    /// Answers a question from the knowledge base, streaming answer text through `onText`.
-    /// Answers a question: retrieve → (abstain when retrieval is not confident) → generate, streaming text
-    /// through `onText` → check every sentence against the passages (``CitationVerifier``) → the checked
-    /// answer with citations, quality scores and timings, or the "not found" message with the closest passages.
+    /// Answers a question through the ask pipeline (``AskPipeline``): understand → rewrite → retrieve → rerank →
+    /// gate (abstain when retrieval is not confident) → generate, streaming text through `onText` → assess every
+    /// sentence against the passages → the checked answer with citations, quality scores and timings, or the
+    /// "not found" message with the closest passages → save.
     ///
     /// - Parameters:
     ///   - conversation: continue this conversation: a follow-up question is rewritten into a standalone one
@@ -187,131 +214,25 @@ public final class KnowledgeBase: Sendable {
                     priorTurns: [(question: String, answer: String)] = [], remember: Bool = true,
                     onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let clock = Stopwatch()
-        let asked = try QueryAnalyzer.analyze(question)
-        let (generator, generatorWarning) = try configuredGenerator()
-        var history: [AnswerRecord] = priorTurns.enumerated().map { index, turn in
-            AnswerRecord(id: "", conversationID: "", turn: index + 1, question: turn.question, standaloneQuestion: turn.question,
-                         language: "", answer: turn.answer, abstained: false, generator: "", model: nil, citations: [], passages: [],
-                         quality: QualityScores(groundedness: 0, citationAccuracy: nil, retrievalConfidence: 0, relevance: 0), createdAt: 0)
-        }
-        if let conversation {
-            guard let found = try store.conversation(id: conversation) else {
-                throw KBError(.invalidArgument, "There is no conversation \(conversation) in this knowledge base; start one by asking without --conversation.")
-            }
-            history = found.turns + history
-        }
-        var analyzed = asked
-        if !history.isEmpty {
-            let rewriter: any QuestionRewriter = (generator as? LanguageModelGenerator).map { LanguageModelRewriter(model: $0.languageModel) }
-                ?? HeuristicRewriter()
-            if let standalone = try await rewriter.rewrite(asked, history: history), let rewritten = try? QueryAnalyzer.analyze(standalone) {
-                analyzed = rewritten
-            }
-        }
-        let rewriteSeconds = history.isEmpty ? nil : clock.seconds
-        var answer = try await answer(analyzed, generator: generator, generatorWarning: generatorWarning, passages: passages,
-                                      mode: mode, clock: clock, onText: onText)
-        answer.question = asked.normalized
-        answer.standaloneQuestion = analyzed.normalized
-        answer.timings.rewrite = rewriteSeconds
-        if remember {
-            do throws(KBError) {
-                let conversationID: String
-                if let conversation { conversationID = conversation } else { conversationID = try store.createConversation(title: asked.normalized) }
-                let record = AnswerRecord(answer, conversationID: conversationID)
-                answer.turn = try store.saveAnswer(record)
-                answer.conversationID = conversationID
-            } catch {
-                answer.warnings.append("The answer was not saved (\(error.message)); it cannot be continued or rated.")
-            }
-        }
-        return answer
+        let input = AskInput(question: question, passages: passages, mode: mode, conversation: conversation,
+                             priorTurns: priorTurns, remember: remember)
+        _ = try QueryAnalyzer.analyze(question)   // an empty question fails before a model is loaded
+        // Loading a language model reads hundreds of megabytes: not on the cooperative pool.
+        let generator = try await BlockingPool.shared.run { [self] () throws(KBError) -> GeneratorChoice in try generatorChoice() }
+        let context = AskContext(knowledgeBase: self, generator: generator, onText: onText, clock: clock)
+        return try await pipeline.run(input, context: context)
     }
 
-    /// The pipeline after input understanding: retrieval, confidence, generation, assessment.
-    private func answer(_ analyzed: AnalyzedQuery, generator: any AnswerGenerator, generatorWarning: String?, passages: Int?,
-                        mode: SearchMode?, clock: Stopwatch, onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer {
-        let (retriever, retrievalWarnings) = try retrieverAndWarnings(mode: mode)
-        let retrieved = try retriever.retrieve(analyzed, limit: min(Self.maximumResults, max(1, passages ?? configuration.askPassages)))
-        var timings = AnswerTimings()
-        timings.retrieval = clock.seconds
-        let matcher = TermMatcher(analyzed)
-        let hits = retrieved.map { Self.hit($0, matcher: matcher) }
-        let weights = try termWeights(for: analyzed)
-        // The model whose vectors the knowledge base holds: for retrieval confidence (when vectors were
-        // searched) and for the semantic half of the answer check (always, when it loads).
-        let modelWithVectors = (try? searchModel()) ?? nil
-        let vectorModel = retriever.mode == "keyword" ? nil : modelWithVectors
-        let signals = RetrievalConfidence.estimate(question: analyzed, passages: retrieved, termWeights: weights,
-                                                   vectorModel: vectorModel)
-        let confidence = signals.confidence
-        var warnings = retrievalWarnings + (generatorWarning.map { [$0] } ?? [])
-        if let model = generator.model, let info = GeneratorCatalog.models.first(where: { $0.name == model }),
-           analyzed.language != "und", !info.languages.contains(analyzed.language) {
-            warnings.append("\(model) does not read \(analyzed.language == "zh" ? "Chinese" : analyzed.language); for such questions use --model \(GeneratorCatalog.defaultModel).")
-        }
-        let info = GeneratorInfo(name: generator.name, model: generator.model)
+    /// The generator the configuration names (through the registry), or the one given at init.
+    public func generatorChoice() throws(KBError) -> GeneratorChoice {
+        if let injected = generatorOverride { return GeneratorChoice(generator: injected, concurrency: 1) }
+        return try registry.makeGenerator(configuration.generation.generator, configuration: configuration)
+    }
 
-        func abstaining(_ reason: String, generated: GeneratedAnswer? = nil, assessment: Assessment? = nil) -> Answer {
-            let text = ExtractiveGenerator.notFound(language: analyzed.language)
-            if generated == nil { onText(text) }
-            timings.total = clock.seconds
-            var quality = assessment?.quality ?? QualityScores(groundedness: 0, citationAccuracy: nil,
-                                                                retrievalConfidence: CitationVerifier.round(confidence), relevance: 0)
-            quality.keywordCoverage = CitationVerifier.round(signals.keywordCoverage)
-            quality.vectorSimilarity = signals.vectorSimilarity.map(CitationVerifier.round)
-            return Answer(answerID: Self.newAnswerID(), question: analyzed.normalized, language: analyzed.language, answer: text,
-                          abstained: true, abstainReason: reason, citations: [], sentences: assessment?.sentences ?? [],
-                          quality: quality, passages: hits, generator: info, generatedText: generated?.text, timings: timings,
-                          warnings: warnings)
-        }
-        guard !retrieved.isEmpty else { return abstaining("No passage matches the question.") }
-        guard confidence >= RetrievalConfidence.threshold else {
-            return abstaining("Retrieval confidence \(CitationVerifier.round(confidence)) is below \(RetrievalConfidence.threshold): the knowledge base does not seem to cover this question.")
-        }
-
-        let request = GenerationRequest(question: analyzed, passages: retrieved, termWeights: weights,
-                                        sampling: configuration.generation.sampling)
-        let firstText = FirstTime()
-        let generated = try await generator.generate(request) { piece in
-            firstText.mark(clock.seconds)
-            onText(piece)
-        }
-        timings.firstToken = firstText.value
-        if let stats = generated.stats {
-            timings.prompt = stats.promptSeconds
-            timings.promptTokens = stats.promptTokens
-            timings.generatedTokens = stats.generatedTokens
-            timings.tokensPerSecond = stats.tokensPerSecond.map { ($0 * 100).rounded() / 100 }
-        }
-        let assessStarted = clock.seconds
-        let checkingEmbedder = modelWithVectors.flatMap { try? embedder(named: $0) }
-        let assessment = try CitationVerifier(embedder: checkingEmbedder)
-            .assess(answer: generated.text, question: analyzed, passages: retrieved, passagesShown: generated.passagesShown,
-                    retrievalConfidence: confidence, generatorAbstained: generated.abstained)
-        timings.assessment = clock.seconds - assessStarted
-        if let reason = assessment.abstainReason { return abstaining(reason, generated: generated, assessment: assessment) }
-
-        let finalCited = assessment.sentences.flatMap(\.citations)
-        let generatorCited = assessment.sentences.flatMap(\.generatorCitations)
-        var numbers: [Int] = []
-        for number in finalCited + generatorCited where !numbers.contains(number) && number >= 1 && number <= retrieved.count {
-            numbers.append(number)
-        }
-        let citations = numbers.sorted().map { number -> Citation in
-            let passage = retrieved[number - 1].passage
-            return Citation(id: number, path: passage.path, chunkID: String(passage.chunkID), heading: passage.heading,
-                            startLine: passage.startLine, endLine: passage.endLine, page: passage.page, text: passage.text,
-                            supported: finalCited.contains(number), citedByGenerator: generatorCited.contains(number))
-        }
-        timings.total = clock.seconds
-        var quality = assessment.quality
-        quality.keywordCoverage = CitationVerifier.round(signals.keywordCoverage)
-        quality.vectorSimilarity = signals.vectorSimilarity.map(CitationVerifier.round)
-        return Answer(answerID: Self.newAnswerID(), question: analyzed.normalized, language: analyzed.language,
-                      answer: assessment.text, abstained: false, abstainReason: nil, citations: citations,
-                      sentences: assessment.sentences, quality: quality, passages: hits, generator: info,
-                      generatedText: generated.text, timings: timings, warnings: warnings)
+    /// The configured generator and a warning when kb fell back to another.
+    public func configuredGenerator() throws(KBError) -> (generator: any AnswerGenerator, warning: String?) {
+        let choice = try generatorChoice()
+        return (choice.generator, choice.warning)
     }
 
     /// A new answer id: `a_` and 16 random hex digits.
@@ -320,79 +241,64 @@ public final class KnowledgeBase: Sendable {
     // MARK: Conversations and feedback
 
     /// A conversation with its turns.
-    public func conversation(id: String) throws(KBError) -> Conversation {
-        guard let found = try store.conversation(id: id) else {
-            throw KBError(.invalidArgument, "There is no conversation \(id) in this knowledge base.")
+    public func conversation(id: String) async throws(KBError) -> Conversation {
+        guard let found = try await store.conversation(id: id) else {
+            throw KBError(.invalidArgument, "There is no conversation \(id) in this knowledge base.", details: ["conversation_id": id])
         }
         return found
     }
 
     /// Rates an answer: `up` or `down`, with an optional comment.
-    public func rate(answerID: String, up: Bool, comment: String? = nil) throws(KBError) {
-        try store.saveFeedback(answerID: answerID, rating: up ? 1 : -1, comment: comment)
+    public func rate(answerID: String, up: Bool, comment: String? = nil) async throws(KBError) {
+        try await store.saveFeedback(answerID: answerID, rating: up ? 1 : -1, comment: comment)
     }
 
     /// Ratings over time and the worst-rated answers with their sources and scores.
-    public func feedbackReport(worst: Int = 10) throws(KBError) -> FeedbackReport {
-        try store.feedbackReport(worst: max(0, worst))
+    public func feedbackReport(worst: Int = 10) async throws(KBError) -> FeedbackReport {
+        try await store.feedbackReport(worst: max(0, worst))
     }
 
-    func termWeights(for query: AnalyzedQuery) throws(KBError) -> [String: Double] {
-        let terms = query.searchTerms
-        let characters = terms.filter { $0.unicodeScalars.count == 2 && $0.unicodeScalars.allSatisfy { Script.isCJK($0.value) } }
-            .flatMap { $0.map(String.init) }
-        let frequencies = try store.documentFrequencies(terms + characters)
-        let total = Double(max(1, try store.passageCount()))
-        func idf(_ df: Int) -> Double { log(1 + (total - Double(df) + 0.5) / (Double(df) + 0.5)) }
-        var weights: [String: Double] = [:]
-        for term in terms {
-            let df = frequencies[term] ?? 0
-            var weight = idf(df)
-            if df == 0, term.unicodeScalars.count == 2, term.unicodeScalars.allSatisfy({ Script.isCJK($0.value) }),
-               term.allSatisfy({ (frequencies[String($0)] ?? 0) > 0 }) {
-                weight /= 3
-            }
-            weights[term] = weight
-        }
-        return weights
+    func termWeights(for query: AnalyzedQuery) async throws(KBError) -> [String: Double] {
+        try await TermWeights.compute(query, index: store)
     }
 
     // MARK: Status
 
     /// Counts, the last ingest and failed files.
-    public func status() throws(KBError) -> StatusReport {
-        var report = try store.status()
-        report.embeddingModels = try store.embeddingCoverage()
+    public func status() async throws(KBError) -> StatusReport {
+        var report = try await store.status()
+        report.embeddingModels = try await store.embeddingCoverage()
         return report
     }
 
     /// Invariants an interrupted ingest must not break; empty when the database is sound.
-    public func consistencyProblems() throws(KBError) -> [String] { try store.consistencyProblems() }
+    public func consistencyProblems() async throws(KBError) -> [String] { try await store.consistencyProblems() }
 
     /// The documents in the knowledge base, by path.
-    public func documents() throws(KBError) -> [DocumentRecord] { try store.documents() }
+    public func documents() async throws(KBError) -> [DocumentRecord] { try await store.documents() }
 
     /// Removes a document (and its chunks and vectors) from the index. The file itself is left alone; a later
     /// ingest of its folder adds it again unless it was deleted.
-    public func removeDocument(id: Int) throws(KBError) -> DocumentRecord {
-        guard let document = try store.documents().first(where: { $0.id == id }) else {
-            throw KBError(.pathNotFound, "There is no document \(id) in the knowledge base.")
+    public func removeDocument(id: Int) async throws(KBError) -> DocumentRecord {
+        guard let document = try await store.documents().first(where: { $0.id == id }) else {
+            throw KBError(.pathNotFound, "There is no document \(id) in the knowledge base.", details: ["document_id": String(id)])
         }
-        try store.removeDocument(id: id)
+        try await store.removeDocument(id: id)
         return document
     }
 
     /// Resolves a path a remote client asks to ingest: relative paths are taken inside the first knowledge
     /// folder; after resolving `..` and symbolic links it must still lie inside one of the knowledge folders.
     public func pathInsideKnowledgeFolders(_ path: String) throws(KBError) -> String {
-        guard !path.isEmpty, !path.contains("\u{0}") else { throw KBError(.invalidArgument, "The path is empty.") }
+        guard !path.isEmpty, !path.contains("\u{0}") else { throw KBError(.invalidArgument, "The path is empty.", details: ["field": "path"]) }
         let folders = configuration.knowledgeFolders.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().standardizedFileURL.path }
         guard let first = folders.first else { throw KBError(.invalidArgument, "No knowledge folders are configured.") }
         let candidate = path.hasPrefix("/") ? path : (first as NSString).appendingPathComponent(path)
         guard FileManager.default.fileExists(atPath: candidate) else { throw KBError.pathNotFound(path) }
         let resolved = URL(fileURLWithPath: candidate).resolvingSymlinksInPath().standardizedFileURL.path
         guard folders.contains(where: { resolved == $0 || resolved.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-            throw KBError(.outsideKnowledgeFolders, "\(path) is outside the knowledge folders (\(folders.joined(separator: ", "))); only files inside them can be ingested.")
+            throw KBError(.outsideKnowledgeFolders, "\(path) is outside the knowledge folders (\(folders.joined(separator: ", "))); only files inside them can be ingested.",
+                          details: ["path": path])
         }
         return resolved
     }
@@ -417,11 +323,10 @@ public enum SearchMode: String, Sendable, CaseIterable, Codable {
     case keyword, vector, hybrid
 }
 
-/// Loaded embedders and vector indexes, shared by the searches of one process.
+/// Loaded embedders, shared by the searches of one process.
 final class ModelCache: @unchecked Sendable {
     private let lock = NSLock()
     private var embedders: [String: any Embedder] = [:]
-    private var indexes: [String: (state: String, index: FlatVectorIndex)] = [:]
 
     func embedder(_ name: String, load: () throws(KBError) -> any Embedder) throws(KBError) -> any Embedder {
         lock.lock(); defer { lock.unlock() }
@@ -433,14 +338,5 @@ final class ModelCache: @unchecked Sendable {
 
     func insert(_ embedder: any Embedder) {
         lock.lock(); embedders[embedder.model] = embedder; lock.unlock()
-    }
-
-    /// The index for a model, reloaded when its vectors changed (their number or the newest write).
-    func index(_ model: String, state: String, load: () throws(KBError) -> FlatVectorIndex) throws(KBError) -> FlatVectorIndex {
-        lock.lock(); defer { lock.unlock() }
-        if let cached = indexes[model], cached.state == state { return cached.index }
-        let loaded = try load()
-        indexes[model] = (state, loaded)
-        return loaded
     }
 }

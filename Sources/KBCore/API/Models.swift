@@ -193,9 +193,11 @@ public struct AnswerTimings: Sendable, Equatable, Codable {
     public var promptTokens: Int?
     public var generatedTokens: Int?
     public var tokensPerSecond: Double?
+    /// Each pipeline stage's own time, in order (``AskPipeline``).
+    public var stages: [StageTiming] = []
 
     enum CodingKeys: String, CodingKey {
-        case retrieval, prompt, assessment, total, rewrite
+        case retrieval, prompt, assessment, total, rewrite, stages
         case firstToken = "first_token", promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
         case tokensPerSecond = "tokens_per_second"
     }

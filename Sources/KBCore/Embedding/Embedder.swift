@@ -32,7 +32,7 @@ extension Embedder {
 
 extension KBError.Code {
     /// A model folder or file is missing, damaged, or not what kb expects.
-    public static let model = KBError.Code(name: "model_error", exitStatus: 78)
+    public static let model = KBError.Code(name: "model_error")
     /// A remote embedding or generation endpoint failed.
-    public static let endpoint = KBError.Code(name: "endpoint_error", exitStatus: 69)
+    public static let endpoint = KBError.Code(name: "endpoint_error")
 }

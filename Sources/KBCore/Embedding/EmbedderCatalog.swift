@@ -52,27 +52,9 @@ public struct EmbedderCatalog: Sendable {
         return out
     }
 
-    /// Loads (or connects to) a model by name.
+    /// Loads (or connects to) a model by name, through the standard ``ComponentRegistry``.
     public func embedder(named name: String) throws(KBError) -> any Embedder {
-        if name.hasPrefix("endpoint:") {
-            guard let endpoint else {
-                throw KBError(.model, "\(name) needs an embedding endpoint: set embeddings.endpoint in the config file or KB_EMBEDDING_ENDPOINT.")
-            }
-            return OpenAIEmbedder(endpoint: EmbeddingEndpoint(baseURL: endpoint.baseURL, model: String(name.dropFirst(9)),
-                                                              apiKey: endpoint.apiKey, timeout: endpoint.timeout))
-        }
-        switch name {
-        case "all-minilm-l6-v2":
-            let (weights, tokenizer, maxTokens) = try BertFolderLoader.load(folder: modelsFolder + "/all-minilm-l6-v2")
-            return try LocalEmbedder(model: name, tokenizer: tokenizer, weights: weights, maxTokens: maxTokens)
-        case "multilingual-e5-small":
-            let (weights, tokenizer) = try E5PackedLoader.load(file: modelsFolder + "/multilingual-e5-small/e5-small-q4.bin")
-            return try LocalEmbedder(model: name, tokenizer: tokenizer, weights: weights, maxTokens: 512,
-                                 prefixes: [.query: "query: ", .passage: "passage: "])
-        default:
-            let known = (Self.local.map(\.name) + ["endpoint:MODEL"]).joined(separator: ", ")
-            throw KBError(.invalidArgument, "Unknown embedding model \(name). Known models: \(known). `kb models` lists them.")
-        }
+        try ComponentRegistry.standard.makeEmbedder(name, models: self)
     }
 
     /// The models folder: `KB_MODELS`, then the config file's `models_folder`, then a `models`

@@ -228,8 +228,9 @@ public struct QAMetrics: Sendable, Codable {
 extension KnowledgeBase {
     /// Ingests a SQuAD set's paragraphs (without the withheld ones) as a corpus kb can reuse across runs.
     public func ingest(_ dataset: SQuADDataset, withholding withheld: Set<Int>, embed: Bool,
-                       progress: @Sendable (IngestProgress) -> Void = { _ in }, isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
-        try ingest(dataset.corpus(withholding: withheld), embed: embed, progress: progress, isCancelled: isCancelled)
+                       progress: @escaping @Sendable (IngestProgress) -> Void = { _ in },
+                       isCancelled: @escaping @Sendable () -> Bool = { false }) async throws(KBError) -> IngestSummary {
+        try await ingest(dataset.corpus(withholding: withheld), embed: embed, progress: progress, isCancelled: isCancelled)
     }
 
     /// Asks every planned question and scores the answers.

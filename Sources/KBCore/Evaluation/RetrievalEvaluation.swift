@@ -117,16 +117,23 @@ public struct RetrievalMetrics: Sendable, Codable {
 extension KnowledgeBase {
     /// Stores a test set's corpus as documents (incrementally: unchanged documents are kept, and so
     /// are their vectors), then embeds what is new when `embed` is true.
-    public func ingest(_ dataset: BEIRDataset, embed: Bool, progress: @Sendable (IngestProgress) -> Void = { _ in },
-                       isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
-        let lock = try IngestLock(path: store.location + ".lock")
-        defer { withExtendedLifetime(lock) {} }
+    public func ingest(_ dataset: BEIRDataset, embed: Bool, progress: @escaping @Sendable (IngestProgress) -> Void = { _ in },
+                       isCancelled: @escaping @Sendable () -> Bool = { false }) async throws(KBError) -> IngestSummary {
+        try await Self.onBlockingPool { [self] () async throws(KBError) -> IngestSummary in
+            try await ingestNow(dataset, embed: embed, progress: progress, isCancelled: isCancelled)
+        }
+    }
+
+    private func ingestNow(_ dataset: BEIRDataset, embed: Bool, progress: @Sendable (IngestProgress) -> Void,
+                           isCancelled: @Sendable () -> Bool) async throws(KBError) -> IngestSummary {
+        let lease = try await store.acquireIngestLease()
+        defer { withExtendedLifetime(lease) {} }
         let started = Date()
         let chunker = StructuredChunker(options: configuration.chunking)
         let fingerprint = "beir-v1/\(chunker.fingerprint)"
         var summary = IngestSummary()
         let prefix = "beir:" + dataset.corpusPath + "#"
-        let existing = Dictionary(try store.documents().filter { $0.path.hasPrefix(prefix) }.map { ($0.path, $0) },
+        let existing = Dictionary(try await store.documents().filter { $0.path.hasPrefix(prefix) }.map { ($0.path, $0) },
                                   uniquingKeysWith: { a, _ in a })
         var seen = Set<String>()
         for (index, document) in dataset.documents.enumerated() {
@@ -148,7 +155,7 @@ extension KnowledgeBase {
             let record = DocumentRecord(id: 0, path: path, contentHash: hash, size: document.text.utf8.count, modifiedAt: 0,
                                         format: "beir", encoding: "utf-8", title: document.title, fingerprint: fingerprint,
                                         chunkCount: drafts.count, ingestedAt: Date().timeIntervalSince1970)
-            let stats = try store.saveDocument(record, chunks: drafts.map(PreparedChunk.init), replacing: existing[path]?.id)
+            let stats = try await store.saveDocument(record, chunks: drafts.map(PreparedChunk.init), replacing: existing[path]?.id)
             summary.chunksAdded += stats.inserted
             if existing[path] == nil { summary.added += 1 } else { summary.updated += 1 }
             if index % 50 == 0 || index == dataset.documents.count - 1 {
@@ -159,7 +166,7 @@ extension KnowledgeBase {
         }
         if !summary.interrupted {
             for (path, stored) in existing where !seen.contains(path) {
-                summary.chunksRemoved += try store.removeDocument(id: stored.id)
+                summary.chunksRemoved += try await store.removeDocument(id: stored.id)
                 summary.removed += 1
             }
         }
@@ -167,7 +174,7 @@ extension KnowledgeBase {
             let indexer = EmbeddingIndexer(store: store, embedder: try embedder(named: configuration.embeddingModel),
                                           batchSize: configuration.embeddingBatch)
             summary.embeddingModel = indexer.embedder.model
-            let result = try indexer.run(started: started, progress: progress, isCancelled: isCancelled)
+            let result = try await indexer.run(started: started, progress: progress, isCancelled: isCancelled)
             summary.embedded = result.embedded
             summary.embeddingTruncated = result.truncated
             summary.interrupted = result.interrupted
@@ -177,16 +184,16 @@ extension KnowledgeBase {
     }
 
     /// Runs every judged query and scores the document rankings.
-    public func evaluate(_ dataset: BEIRDataset, mode: SearchMode, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws(KBError) -> RetrievalMetrics {
+    public func evaluate(_ dataset: BEIRDataset, mode: SearchMode, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws(KBError) -> RetrievalMetrics {
         let started = Date()
-        let retriever = try self.retriever(mode: mode)
+        let retriever = try await retrievalPlan(mode: mode).retriever
         let prefix = "beir:" + dataset.corpusPath + "#"
         var perQuery: [RetrievalMetrics.PerQuery] = []
         for (index, query) in dataset.queries.enumerated() {
             var ranking: [String] = []
             var seen = Set<String>()
             if let analyzed = try? QueryAnalyzer.analyze(query.text) {
-                for hit in try retriever.retrieve(analyzed, limit: 300) where hit.passage.path.hasPrefix(prefix) {
+                for hit in try await retriever.retrieve(analyzed, limit: 300).passages where hit.passage.path.hasPrefix(prefix) {
                     let docID = String(hit.passage.path.dropFirst(prefix.count))
                     if seen.insert(docID).inserted { ranking.append(docID) }
                     if ranking.count == 100 { break }
@@ -197,7 +204,7 @@ extension KnowledgeBase {
         }
         let count = Double(perQuery.count)
         func mean(_ value: (RetrievalMetrics.PerQuery) -> Double) -> Double { perQuery.map(value).reduce(0, +) / count }
-        return RetrievalMetrics(mode: mode.rawValue, model: mode == .keyword ? nil : try searchModel(),
+        return RetrievalMetrics(mode: mode.rawValue, model: mode == .keyword ? nil : try await searchModel(),
                                 fusion: mode == .hybrid ? configuration.fusion.name : nil, queries: perQuery.count,
                                 ndcg10: mean(\.ndcg10), recall10: mean(\.recall10), recall100: mean(\.recall100), mrr10: mean(\.mrr10),
                                 seconds: Date().timeIntervalSince(started), perQuery: perQuery)

@@ -55,33 +55,3 @@ final class LanguageModelCache: @unchecked Sendable {
     static let shared = LanguageModelCache()
 }
 
-extension KnowledgeBase {
-    /// The generator the configuration names, and a warning when kb fell back to the extractive one.
-    ///
-    /// `llama` without its model file falls back to `extractive` (with the warning); `openai` without an
-    /// endpoint is a configuration error.
-    public func configuredGenerator() throws(KBError) -> (generator: any AnswerGenerator, warning: String?) {
-        if let injected = generatorOverride { return (injected, nil) }
-        let settings = configuration.generation
-        switch settings.generator {
-        case "extractive":
-            return (ExtractiveGenerator(), nil)
-        case "openai":
-            guard let endpoint = settings.endpoint else {
-                throw KBError(.configuration, "The openai generator needs a server: set KB_GENERATION_ENDPOINT or generation.endpoint (for example http://127.0.0.1:8080/v1).")
-            }
-            let chat = ChatEndpoint(baseURL: endpoint, model: settings.model ?? "default", apiKey: settings.apiKey,
-                                    timeout: settings.timeout, contextTokens: settings.contextTokens)
-            return (LanguageModelGenerator(name: "openai", languageModel: OpenAIChatModel(endpoint: chat)), nil)
-        default:
-            let (name, path) = try GeneratorCatalog.modelFile(settings.model ?? GeneratorCatalog.defaultModel,
-                                                             modelsFolder: configuration.modelsFolder)
-            if settings.model == nil && !FileManager.default.fileExists(atPath: path) {
-                return (ExtractiveGenerator(), "The language model \(name) is not installed (run scripts/setup.sh); answering extractively.")
-            }
-            let model = try LanguageModelCache.shared.llama(path: path, name: name, contextTokens: settings.contextTokens,
-                                                            threads: settings.threads)
-            return (LanguageModelGenerator(name: "llama", languageModel: model), nil)
-        }
-    }
-}

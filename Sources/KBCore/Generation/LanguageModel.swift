@@ -69,7 +69,7 @@ public protocol LanguageModel: Sendable {
 
 extension KBError.Code {
     /// The language model could not run: the library, the model file or the server.
-    public static let generation = KBError.Code(name: "generation_error", exitStatus: 69)
+    public static let generation = KBError.Code(name: "generation_error")
 }
 
 /// Collects UTF-8 bytes that arrive in arbitrary pieces and hands out complete characters only.

@@ -136,7 +136,7 @@ struct FileInfo {
 }
 
 /// An exclusive lock held for the duration of an ingest, so two ingests never interleave.
-final class IngestLock {
+final class IngestLock: @unchecked Sendable {
     private let fd: Int32
 
     init(path: String) throws(KBError) {

@@ -30,21 +30,21 @@ public struct Ingestor: Sendable {
     ///   - progress: called after each file.
     ///   - isCancelled: polled between files; when it returns true the run stops cleanly.
     public func ingest(paths: [String], progress: @Sendable (IngestProgress) -> Void = { _ in },
-                       isCancelled: @Sendable () -> Bool = { false }) throws(KBError) -> IngestSummary {
+                       isCancelled: @Sendable () -> Bool = { false }) async throws(KBError) -> IngestSummary {
         let started = Date()
         for path in paths where FileInfo.stat(path) == nil { throw KBError.pathNotFound(path) }
-        let lock = try IngestLock(path: store.location + ".lock")
-        defer { withExtendedLifetime(lock) {} }
+        let lease = try await store.acquireIngestLease()
+        defer { withExtendedLifetime(lease) {} }
 
-        let runID = try store.beginIngestRun(roots: paths)
+        let runID = try await store.beginIngestRun(roots: paths)
         var summary = IngestSummary()
         var counts = IngestRunCounts()
         do {
-            try run(paths: paths, runID: runID, started: started, summary: &summary, counts: &counts,
+            try await run(paths: paths, runID: runID, started: started, summary: &summary, counts: &counts,
                     progress: progress, isCancelled: isCancelled)
             if let embedding, !summary.interrupted {
                 summary.embeddingModel = embedding.embedder.model
-                let result = try embedding.run(started: started, progress: progress, isCancelled: isCancelled)
+                let result = try await embedding.run(started: started, progress: progress, isCancelled: isCancelled)
                 summary.embedded = result.embedded
                 summary.embeddingTruncated = result.truncated
                 summary.interrupted = result.interrupted
@@ -53,16 +53,16 @@ public struct Ingestor: Sendable {
                 }
             }
         } catch {
-            try? store.finishIngestRun(id: runID, counts: counts, status: "failed")
+            try? await store.finishIngestRun(id: runID, counts: counts, status: "failed")
             throw error
         }
         summary.seconds = Date().timeIntervalSince(started)
-        try store.finishIngestRun(id: runID, counts: counts, status: summary.interrupted ? "interrupted" : "completed")
+        try await store.finishIngestRun(id: runID, counts: counts, status: summary.interrupted ? "interrupted" : "completed")
         return summary
     }
 
     private func run(paths: [String], runID: Int, started: Date, summary: inout IngestSummary, counts: inout IngestRunCounts,
-                     progress: @Sendable (IngestProgress) -> Void, isCancelled: @Sendable () -> Bool) throws(KBError) {
+                     progress: @Sendable (IngestProgress) -> Void, isCancelled: @Sendable () -> Bool) async throws(KBError) {
         let database = store.location
         let databaseFolder = (database as NSString).deletingLastPathComponent
         let rootsContainingDatabaseFolder = paths.contains { databaseFolder.hasPrefix($0 + "/") }
@@ -75,10 +75,10 @@ public struct Ingestor: Sendable {
         summary.skipped = walk.skipped
         summary.failed = walk.failed
         counts.failed += walk.failed.count
-        for failure in walk.failed { try store.recordFailure(path: failure.path, reason: failure.error, runID: runID) }
-        let previouslyFailed = Set(try store.failures().map(\.path))
+        for failure in walk.failed { try await store.recordFailure(path: failure.path, reason: failure.error, runID: runID) }
+        let previouslyFailed = Set(try await store.failures().map(\.path))
 
-        let stored = try store.documents()
+        let stored = try await store.documents()
         var byPath: [String: DocumentRecord] = [:]
         var byHash: [String: [DocumentRecord]] = [:]
         for document in stored {
@@ -92,10 +92,10 @@ public struct Ingestor: Sendable {
 
         for (index, file) in walk.files.enumerated() {
             if isCancelled() { summary.interrupted = true; break }
-            let outcome = try ingestFile(file, existing: byPath[file.path], byHash: byHash, walkedPaths: walkedPaths,
+            let outcome = try await ingestFile(file, existing: byPath[file.path], byHash: byHash, walkedPaths: walkedPaths,
                                          movedFrom: &movedFrom, runID: runID, summary: &summary)
             // A file that failed before and is fine now (its old version was kept) is no longer failed.
-            if outcome.kind == .unchanged && previouslyFailed.contains(file.path) { try store.clearFailures(paths: [file.path]) }
+            if outcome.kind == .unchanged && previouslyFailed.contains(file.path) { try await store.clearFailures(paths: [file.path]) }
             bytesDone += file.size
             switch outcome.kind {
             case .added: counts.added += 1
@@ -121,14 +121,14 @@ public struct Ingestor: Sendable {
                 let hidden = document.path.split(separator: "/").contains(where: { $0.hasPrefix(".") })
                 let unsupported = walker.registry.loader(for: URL(fileURLWithPath: document.path)) == nil
                 guard FileInfo.isMissing(document.path) || hidden || unsupported else { continue }
-                summary.chunksRemoved += try store.removeDocument(id: document.id)
+                summary.chunksRemoved += try await store.removeDocument(id: document.id)
                 summary.removed += 1
                 counts.removed += 1
             }
-            let stale = try store.failures().map(\.path).filter { path in
+            let stale = try await store.failures().map(\.path).filter { path in
                 paths.contains { path == $0 || path.hasPrefix($0 + "/") } && FileInfo.isMissing(path)
             }
-            try store.clearFailures(paths: stale)
+            try await store.clearFailures(paths: stale)
         }
     }
 
@@ -139,21 +139,21 @@ public struct Ingestor: Sendable {
 
     private func ingestFile(_ file: WalkedFile, existing: DocumentRecord?, byHash: [String: [DocumentRecord]],
                             walkedPaths: Set<String>, movedFrom: inout Set<String>, runID: Int,
-                            summary: inout IngestSummary) throws(KBError) -> Outcome {
+                            summary: inout IngestSummary) async throws(KBError) -> Outcome {
         guard let loader = registry.loader(for: URL(fileURLWithPath: file.path)) else {
             return Outcome(kind: .skipped, detail: "unsupported")
         }
         let fingerprint = "\(loader.format)-v\(loader.version)/\(chunker.fingerprint)"
 
-        func fail(_ failure: LoadFailure) throws(KBError) -> Outcome {
+        func fail(_ failure: LoadFailure) async throws(KBError) -> Outcome {
             if failure.isSkip {
                 summary.skipped.append(IngestSkip(path: file.path, reason: failure.description))
-                if let existing { summary.chunksRemoved += try store.removeDocument(id: existing.id) }
-                try store.clearFailures(paths: [file.path])
+                if let existing { summary.chunksRemoved += try await store.removeDocument(id: existing.id) }
+                try await store.clearFailures(paths: [file.path])
                 return Outcome(kind: .skipped, detail: failure.description)
             }
             summary.failed.append(IngestFailure(path: file.path, error: failure.description))
-            try store.recordFailure(path: file.path, reason: failure.description, runID: runID)
+            try await store.recordFailure(path: file.path, reason: failure.description, runID: runID)
             return Outcome(kind: .failed, detail: failure.description)
         }
 
@@ -161,18 +161,18 @@ public struct Ingestor: Sendable {
             summary.unchanged += 1
             return Outcome(kind: .unchanged)
         }
-        if file.size > maxFileSize { return try fail(.tooLarge(size: file.size, limit: maxFileSize)) }
+        if file.size > maxFileSize { return try await fail(.tooLarge(size: file.size, limit: maxFileSize)) }
 
         let data: Data
         switch FileInfo.read(file.path) {
         case .success(let bytes): data = bytes
-        case .failure(let failure): return try fail(failure)
+        case .failure(let failure): return try await fail(failure)
         }
         summary.bytesRead += data.count
         let hash = SHA256.hex(data)
 
         if let existing, existing.contentHash == hash, existing.fingerprint == fingerprint {
-            try store.touchDocument(id: existing.id, size: file.size, modifiedAt: file.modifiedAt)
+            try await store.touchDocument(id: existing.id, size: file.size, modifiedAt: file.modifiedAt)
             summary.unchanged += 1
             return Outcome(kind: .unchanged)
         }
@@ -183,7 +183,7 @@ public struct Ingestor: Sendable {
         }) {
             movedFrom.insert(original.path)
             if (original.path as NSString).lastPathComponent == (file.path as NSString).lastPathComponent {
-                try store.moveDocument(id: original.id, to: file.path, modifiedAt: file.modifiedAt)
+                try await store.moveDocument(id: original.id, to: file.path, modifiedAt: file.modifiedAt)
                 summary.moved += 1
                 return Outcome(kind: .moved, detail: "from \(original.path)")
             }
@@ -194,16 +194,16 @@ public struct Ingestor: Sendable {
 
         let extracted: ExtractedDocument
         let url = URL(fileURLWithPath: file.path)
-        do { extracted = try (registry.loader(for: url, content: data) ?? loader).load(data, url: url) } catch { return try fail(error) }
+        do { extracted = try (registry.loader(for: url, content: data) ?? loader).load(data, url: url) } catch { return try await fail(error) }
         let drafts = chunker.chunk(extracted)
-        guard !drafts.isEmpty else { return try fail(.noText) }
+        guard !drafts.isEmpty else { return try await fail(.noText) }
         let prepared = drafts.map(PreparedChunk.init)
         let replacing = existing?.id ?? renamedFrom?.id
         let record = DocumentRecord(id: replacing ?? 0, path: file.path, contentHash: hash, size: file.size,
                                     modifiedAt: file.modifiedAt, format: extracted.format, encoding: extracted.encoding,
                                     title: extracted.title, fingerprint: fingerprint, chunkCount: drafts.count,
                                     ingestedAt: Date().timeIntervalSince1970)
-        let stats = try store.saveDocument(record, chunks: prepared, replacing: replacing)
+        let stats = try await store.saveDocument(record, chunks: prepared, replacing: replacing)
         summary.chunksAdded += stats.inserted
         summary.chunksReused += stats.reused
         summary.chunksRemoved += stats.removed

@@ -25,8 +25,16 @@ public struct CitationVerifier: AnswerAssessor {
     public var minimumGroundedness = 0.5
     /// Used for semantic support; nil means lexical only.
     public var embedder: (any Embedder)?
+    /// Stored passage vectors of `embedder`'s model by chunk id, used instead of embedding the passages again.
+    public var passageVectors: [Int: [Float]] = [:]
+    /// The question's query vector from retrieval (same model), used instead of embedding the question again.
+    public var questionVector: [Float]?
 
-    public init(embedder: (any Embedder)? = nil) { self.embedder = embedder }
+    public init(embedder: (any Embedder)? = nil, passageVectors: [Int: [Float]] = [:], questionVector: [Float]? = nil) {
+        self.embedder = embedder
+        self.passageVectors = passageVectors
+        self.questionVector = questionVector
+    }
 
     public func assess(answer: String, question: AnalyzedQuery, passages: [RetrievedPassage], passagesShown: Int,
                        retrievalConfidence: Double, generatorAbstained: Bool) throws(KBError) -> Assessment {
@@ -39,7 +47,13 @@ public struct CitationVerifier: AnswerAssessor {
         var semantic: [[Double]]? = nil
         if let embedder, !pieces.isEmpty, !shown.isEmpty {
             let sentenceVectors = try embedder.embed(pieces.map(\.text), kind: .query).vectors
-            let passageVectors = try embedder.embed(shown.map { $0.passage.text }, kind: .passage).vectors
+            // Stored vectors where the store has them; only the rest are embedded.
+            let missing = shown.filter { self.passageVectors[$0.passage.chunkID]?.count != embedder.dimension }
+            let computed = missing.isEmpty ? [] : try embedder.embed(missing.map { $0.passage.text }, kind: .passage).vectors
+            var fresh: [Int: [Float]] = [:]
+            for (passage, vector) in zip(missing, computed) { fresh[passage.passage.chunkID] = vector }
+            let passageVectors = shown.map { self.passageVectors[$0.passage.chunkID].flatMap { $0.count == embedder.dimension ? $0 : nil }
+                ?? fresh[$0.passage.chunkID] ?? [] }
             let range = Self.cosineRange(model: embedder.model)
             semantic = sentenceVectors.map { s in
                 passageVectors.map { p in
@@ -118,7 +132,12 @@ public struct CitationVerifier: AnswerAssessor {
         let lexical = questionTerms.isEmpty ? 1
             : 0.5 * questionTerms.recall(in: ContentTerms(answerText)) + 0.5 * questionTerms.recall(in: withSources)
         guard let embedder else { return lexical }
-        let vectors = try embedder.embed([question.normalized, answerText], kind: .query).vectors
+        let vectors: [[Float]]
+        if let questionVector, questionVector.count == embedder.dimension {
+            vectors = [questionVector] + (try embedder.embed([answerText], kind: .query).vectors)
+        } else {
+            vectors = try embedder.embed([question.normalized, answerText], kind: .query).vectors
+        }
         guard vectors.count == 2 else { return lexical }
         let cosine = Double(zip(vectors[0], vectors[1]).reduce(Float(0)) { $0 + $1.0 * $1.1 })
         let range = Self.cosineRange(model: embedder.model)

@@ -13,38 +13,40 @@ public struct RetrievalExplanation: Sendable, Equatable, Codable {
     }
 }
 
-/// Semantic retrieval: the query's embedding against the stored vectors.
+/// Semantic retrieval: the query's embedding against the stored vectors of the same model.
 public struct VectorRetriever: Retriever {
     public let mode = "vector"
     let embedder: any Embedder
-    let index: any VectorIndex
-    let store: any KnowledgeStore
+    let vectors: any VectorStore
+    let store: any DocumentStore
 
-    public init(embedder: any Embedder, index: any VectorIndex, store: any KnowledgeStore) {
+    public init(embedder: any Embedder, vectors: any VectorStore, store: any DocumentStore) {
         self.embedder = embedder
-        self.index = index
+        self.vectors = vectors
         self.store = store
     }
 
-    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
-        let ranked = try rank(query, limit: limit)
-        let passages = try store.passages(ids: ranked.map(\.chunkID))
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) async throws(KBError) -> Retrieval {
+        let vector = try await embed(query)
+        let ranked = try await vectors.nearestChunks(model: embedder.model, to: vector, limit: limit)
+        let passages = try await store.passages(ids: ranked.map(\.chunkID))
         let matcher = TermMatcher(query)
-        let scores = Dictionary(ranked.map { ($0.chunkID, Double($0.score)) }, uniquingKeysWith: { a, _ in a })
-        return passages.enumerated().map { offset, passage in
+        let scores = Dictionary(ranked.map { ($0.chunkID, $0.score) }, uniquingKeysWith: { a, _ in a })
+        let retrieved = passages.enumerated().map { offset, passage in
             var retrieved = RetrievedPassage(passage: passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
                                              matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
             retrieved.explanation = RetrievalExplanation(vectorRank: offset + 1, vectorScore: scores[passage.chunkID])
             return retrieved
         }
+        return Retrieval(passages: retrieved, queryVector: vector, vectorModel: embedder.model)
     }
 
-    func rank(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [(chunkID: Int, score: Float)] {
-        let vector = try embedder.embed([query.normalized], kind: .query).vectors[0]
-        guard vector.count == index.dimension else {
-            throw KBError(.model, "The query vector has \(vector.count) dimensions but the stored \(index.model) vectors have \(index.dimension). Re-ingest with the same model.")
+    /// The query's embedding, computed on a ``BlockingPool`` thread (the encoder is CPU-bound).
+    func embed(_ query: AnalyzedQuery) async throws(KBError) -> [Float] {
+        let embedder = self.embedder, text = query.normalized
+        return try await BlockingPool.shared.run { () throws(KBError) -> [Float] in
+            try embedder.embed([text], kind: .query).vectors[0]
         }
-        return index.nearest(vector, limit: limit)
     }
 }
 
@@ -114,65 +116,90 @@ public struct HybridRetriever: Retriever {
     public let mode = "hybrid"
     let keyword: KeywordRetriever
     let vector: VectorRetriever
-    let termWeights: @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double]
     /// How the two lists are combined.
     public var fusion: Fusion
     /// Candidates taken from each side, at least.
     public var depth = 50
 
-    init(keyword: KeywordRetriever, vector: VectorRetriever, fusion: Fusion = .default,
-         termWeights: @escaping @Sendable (AnalyzedQuery) throws(KBError) -> [String: Double]) {
+    public init(keyword: KeywordRetriever, vector: VectorRetriever, fusion: Fusion = .default) {
         self.keyword = keyword
         self.vector = vector
         self.fusion = fusion
-        self.termWeights = termWeights
     }
 
-    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) async throws(KBError) -> Retrieval {
         let depth = max(self.depth, limit)
-        let keywordHits = try keyword.rankedChunks(query, limit: depth)
+        // The query embedding (milliseconds of CPU) and the keyword side run at the same time.
+        let vectorBlindToQuery = vector.embedder.unknownTokenShare(query.normalized) >= 0.3
+        async let embedding: [Float]? = vectorBlindToQuery ? nil : vector.embed(query)
+        let keywordHits = try await keyword.rankedChunks(query, limit: depth)
+        let queryVector: [Float]?
+        do { queryVector = try await embedding } catch let error as KBError { throw error } catch { throw KBError(.model, "\(error)") }
         // A model that does not know most of the query's tokens (MiniLM on Chinese) is blind to it.
-        let vectorBlind = vector.embedder.unknownTokenShare(query.normalized) >= 0.3 && !keywordHits.isEmpty
-        let vectorHits = vectorBlind ? [] : try vector.rank(query, limit: depth)
-        let keywordWeight = try self.keywordWeight(query, hits: keywordHits)
+        let vectorBlind = vectorBlindToQuery && !keywordHits.isEmpty
+        var vectorHits: [ScoredChunk] = []
+        if !vectorBlind {
+            var probe = queryVector ?? []
+            if queryVector == nil { probe = try await vector.embed(query) }
+            vectorHits = try await vector.vectors.nearestChunks(model: vector.embedder.model, to: probe, limit: depth)
+        }
+        // The best keyword hit decides whether the keyword side is trusted; fetched with the results.
+        let fusedPreview = fuse(keywordHits: keywordHits, vectorHits: vectorHits, keywordWeight: 1)
+        var wanted = fusedPreview.ranked.prefix(limit).map(\.key)
+        if let best = keywordHits.first?.chunkID, !wanted.contains(best) { wanted.append(best) }
+        var passagesByID: [Int: Passage] = [:]
+        for passage in try await keyword.store.passages(ids: wanted) { passagesByID[passage.chunkID] = passage }
+        let keywordWeight = try await self.keywordWeight(query, hits: keywordHits, best: keywordHits.first.flatMap { passagesByID[$0.chunkID] })
 
+        var result = keywordWeight == 1 ? fusedPreview : fuse(keywordHits: keywordHits, vectorHits: vectorHits, keywordWeight: keywordWeight)
+        result.ranked = Array(result.ranked.prefix(limit))
+        let missing = result.ranked.map(\.key).filter { passagesByID[$0] == nil }
+        for passage in try await keyword.store.passages(ids: missing) { passagesByID[passage.chunkID] = passage }
+        let matcher = TermMatcher(query)
+        var passages: [RetrievedPassage] = []
+        for (id, score) in result.ranked {
+            guard let passage = passagesByID[id] else { continue }   // removed since it was ranked
+            var explanation = result.explanations[id] ?? RetrievalExplanation()
+            explanation.fusedScore = score
+            var retrieved = RetrievedPassage(passage: passage, rank: passages.count + 1, score: score,
+                                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
+            retrieved.explanation = explanation
+            passages.append(retrieved)
+        }
+        return Retrieval(passages: passages, queryVector: queryVector, vectorModel: vector.embedder.model)
+    }
+
+    private struct Fused {
+        var ranked: [(key: Int, value: Double)]
+        var explanations: [Int: RetrievalExplanation]
+    }
+
+    private func fuse(keywordHits: [ScoredChunk], vectorHits: [ScoredChunk], keywordWeight: Double) -> Fused {
         var fused: [Int: Double] = [:]
         var explanations: [Int: RetrievalExplanation] = [:]
         let keywordContribution = fusion.contributions(keywordHits.map(\.score))
-        let vectorContribution = fusion.contributions(vectorHits.map { Double($0.score) })
+        let vectorContribution = fusion.contributions(vectorHits.map(\.score))
         for (offset, hit) in keywordHits.enumerated() {
-            fused[hit.chunkID, default: 0] += keywordWeight * fusion.keywordShare * keywordContribution[offset]
+            // A blind keyword side (weight 0) contributes nothing, not even ties; its ranks stay in the explanation.
+            if keywordWeight > 0 { fused[hit.chunkID, default: 0] += keywordWeight * fusion.keywordShare * keywordContribution[offset] }
             explanations[hit.chunkID, default: RetrievalExplanation()].keywordRank = offset + 1
             explanations[hit.chunkID, default: RetrievalExplanation()].keywordScore = hit.score
         }
         for (offset, hit) in vectorHits.enumerated() {
             fused[hit.chunkID, default: 0] += (1 - fusion.keywordShare) * vectorContribution[offset]
             explanations[hit.chunkID, default: RetrievalExplanation()].vectorRank = offset + 1
-            explanations[hit.chunkID, default: RetrievalExplanation()].vectorScore = Double(hit.score)
+            explanations[hit.chunkID, default: RetrievalExplanation()].vectorScore = hit.score
         }
-        if keywordWeight == 0 {
-            // A blind keyword side contributes nothing, not even ties.
-            for id in Array(fused.keys) where explanations[id]?.vectorRank == nil { fused[id] = nil }
-        }
-        let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
-        let passages = try keyword.store.passages(ids: ranked.map(\.key))
-        let matcher = TermMatcher(query)
-        return passages.enumerated().map { offset, passage in
-            var explanation = explanations[passage.chunkID] ?? RetrievalExplanation()
-            explanation.fusedScore = fused[passage.chunkID]
-            var retrieved = RetrievedPassage(passage: passage, rank: offset + 1, score: fused[passage.chunkID] ?? 0,
-                                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
-            retrieved.explanation = explanation
-            return retrieved
-        }
+        let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        return Fused(ranked: ranked, explanations: explanations)
     }
 
     /// 1 normally; 0 when the keyword side is blind; 0.5 when its best hit matches little of the query.
-    func keywordWeight(_ query: AnalyzedQuery, hits: [(chunkID: Int, score: Double)]) throws(KBError) -> Double {
+    func keywordWeight(_ query: AnalyzedQuery, hits: [ScoredChunk], best: Passage?) async throws(KBError) -> Double {
         if hits.isEmpty || Self.keywordBlindScript(query.normalized) { return 0 }
-        let weights = try termWeights(query)
+        let weights = try await TermWeights.compute(query, index: keyword.index)
         let total = weights.values.reduce(0, +)
-        guard total > 0, let best = try keyword.store.passages(ids: [hits[0].chunkID]).first else { return 1 }
+        guard total > 0, let best else { return 1 }
         let matched = Set(TermMatcher(query).matchedTerms(in: best.heading + "\n" + best.text))
         let covered = weights.filter { matched.contains($0.key) }.values.reduce(0, +)
         return covered / total < 1.0 / 3 ? 0.5 : 1

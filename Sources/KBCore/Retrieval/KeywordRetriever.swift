@@ -1,24 +1,29 @@
-/// BM25 keyword retrieval over the FTS5 index (see README, "Keyword search for Chinese").
+/// BM25 keyword retrieval through the store's keyword index (see README, "Keyword search for Chinese").
 public struct KeywordRetriever: Retriever {
     public let mode = "keyword"
     let index: any KeywordIndex
-    let store: any KnowledgeStore
+    let store: any DocumentStore
 
-    public init(index: any KeywordIndex, store: any KnowledgeStore) {
+    public init(index: any KeywordIndex, store: any DocumentStore) {
         self.index = index
         self.store = store
     }
 
     /// Chunk ids and BM25 scores, best first.
-    func rankedChunks(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [(chunkID: Int, score: Double)] {
-        guard let expression = Self.matchExpression(query), limit > 0 else { return [] }
-        return try index.keywordSearch(expression, limit: limit)
+    func rankedChunks(_ query: AnalyzedQuery, limit: Int) async throws(KBError) -> [ScoredChunk] {
+        let keywords = KeywordQuery(query)
+        guard !keywords.isEmpty, limit > 0 else { return [] }
+        return try await index.keywordSearch(keywords, limit: limit)
     }
 
-    public func retrieve(_ query: AnalyzedQuery, limit: Int) throws(KBError) -> [RetrievedPassage] {
-        let hits = try rankedChunks(query, limit: limit)
+    public func retrieve(_ query: AnalyzedQuery, limit: Int) async throws(KBError) -> Retrieval {
+        Retrieval(passages: try await passages(query, limit: limit))
+    }
+
+    func passages(_ query: AnalyzedQuery, limit: Int) async throws(KBError) -> [RetrievedPassage] {
+        let hits = try await rankedChunks(query, limit: limit)
         guard !hits.isEmpty else { return [] }
-        let passages = try store.passages(ids: hits.map(\.chunkID))
+        let passages = try await store.passages(ids: hits.map(\.chunkID))
         let matcher = TermMatcher(query)
         var scores: [Int: Double] = [:]
         for hit in hits { scores[hit.chunkID] = hit.score }
@@ -27,30 +32,6 @@ public struct KeywordRetriever: Retriever {
                              matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text),
                              explanation: RetrievalExplanation(keywordRank: offset + 1, keywordScore: scores[passage.chunkID]))
         }
-    }
-
-    /// The FTS5 MATCH expression for a query: an OR of its terms, each in its column, plus
-    /// phrases for CJK runs of three or more characters. Nil when the query has no terms.
-    static func matchExpression(_ query: AnalyzedQuery) -> String? {
-        var clauses: [String] = []
-        for concept in query.searchConcepts {
-            switch concept.kind {
-            case .word:
-                clauses.append("words:\(quote(concept.terms[0]))")
-            case .cjk:
-                if concept.terms.count == 1 && concept.surface.count == 1 {
-                    clauses.append("cjk1:\(quote(concept.terms[0]))")
-                } else {
-                    for term in Set(concept.terms).sorted() { clauses.append("cjk2:\(quote(term))") }
-                    if concept.terms.count >= 2 { clauses.append("cjk2:\(quote(concept.terms.joined(separator: " ")))") }
-                }
-            }
-        }
-        return clauses.isEmpty ? nil : clauses.joined(separator: " OR ")
-    }
-
-    private static func quote(_ term: String) -> String {
-        "\"" + term.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
 

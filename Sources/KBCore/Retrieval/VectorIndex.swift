@@ -8,30 +8,67 @@ public protocol VectorIndex: Sendable {
 }
 
 /// Exact search: all vectors in one contiguous buffer, SIMD16 dot products, a bounded min-heap of the best k.
-public final class FlatVectorIndex: VectorIndex {
+///
+/// It takes vectors one by one as an ingest commits them (``upsert(chunkID:vector:)``) and drops those of
+/// removed chunks (``remove(chunkID:)``: the row is skipped, and reused by the next vector added).
+public struct FlatVectorIndex: VectorIndex {
     public let model: String
     public let dimension: Int
-    private let ids: [Int]
-    private let values: [Float]
+    private var ids: [Int]
+    private var values: [Float]
+    private var rowOf: [Int: Int]
+    private var freeRows: [Int] = []
 
     public init(_ set: VectorSet) {
         model = set.model
         dimension = set.dimension
         ids = set.ids
         values = set.values
+        rowOf = Dictionary(set.ids.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { _, last in last })
     }
 
-    public var count: Int { ids.count }
+    /// Vectors in the index.
+    public var count: Int { rowOf.count }
+
+    /// The stored vector of a chunk, if any.
+    public func vector(for chunkID: Int) -> [Float]? {
+        guard let row = rowOf[chunkID] else { return nil }
+        return Array(values[(row * dimension)..<((row + 1) * dimension)])
+    }
+
+    /// Adds or replaces a chunk's vector. Vectors of another dimension are ignored (the store refuses them).
+    public mutating func upsert(chunkID: Int, vector: [Float]) {
+        guard vector.count == dimension else { return }
+        if let row = rowOf[chunkID] ?? freeRows.popLast() {
+            values.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: vector)
+            ids[row] = chunkID
+            rowOf[chunkID] = row
+        } else {
+            rowOf[chunkID] = ids.count
+            ids.append(chunkID)
+            values.append(contentsOf: vector)
+        }
+    }
+
+    /// Removes a chunk's vector; a no-op when there is none.
+    public mutating func remove(chunkID: Int) {
+        guard let row = rowOf.removeValue(forKey: chunkID) else { return }
+        ids[row] = -1
+        freeRows.append(row)
+    }
 
     public func nearest(_ query: [Float], limit: Int) -> [(chunkID: Int, score: Float)] {
-        guard limit > 0, !ids.isEmpty, query.count == dimension else { return [] }
-        var heap = TopK(capacity: min(limit, ids.count))
+        guard limit > 0, !rowOf.isEmpty, query.count == dimension else { return [] }
+        var heap = TopK(capacity: min(limit, rowOf.count))
         let d = dimension
-        values.withUnsafeBufferPointer { matrix in
-            query.withUnsafeBufferPointer { q in
-                let base = matrix.baseAddress!, qp = q.baseAddress!
-                for row in 0..<ids.count {
-                    heap.offer(Self.dot(base + row * d, qp, d), row)
+        let rows = ids.count
+        ids.withUnsafeBufferPointer { idBuffer in
+            values.withUnsafeBufferPointer { matrix in
+                query.withUnsafeBufferPointer { q in
+                    let base = matrix.baseAddress!, qp = q.baseAddress!
+                    for row in 0..<rows where idBuffer[row] >= 0 {
+                        heap.offer(Self.dot(base + row * d, qp, d), row)
+                    }
                 }
             }
         }

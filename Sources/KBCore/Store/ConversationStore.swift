@@ -78,30 +78,30 @@ public struct FeedbackReport: Sendable, Equatable, Codable {
 /// Conversations, answers and feedback in the knowledge base's database.
 public protocol ConversationStore: Sendable {
     /// Creates a conversation titled after its first question; returns its id.
-    func createConversation(title: String) throws(KBError) -> String
+    func createConversation(title: String) async throws(KBError) -> String
     /// The conversation with its turns, or nil.
-    func conversation(id: String) throws(KBError) -> Conversation?
+    func conversation(id: String) async throws(KBError) -> Conversation?
     /// Appends an answer to its conversation (its `turn` is assigned by the store) and returns the turn.
-    @discardableResult func saveAnswer(_ answer: AnswerRecord) throws(KBError) -> Int
+    @discardableResult func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int
     /// Stores a rating (+1 or −1) of an answer.
-    func saveFeedback(answerID: String, rating: Int, comment: String?) throws(KBError)
+    func saveFeedback(answerID: String, rating: Int, comment: String?) async throws(KBError)
     /// Totals, ratings per day and the worst-rated answers.
-    func feedbackReport(worst: Int) throws(KBError) -> FeedbackReport
+    func feedbackReport(worst: Int) async throws(KBError) -> FeedbackReport
 }
 
 extension SQLiteStore: ConversationStore {
-    public func createConversation(title: String) throws(KBError) -> String {
+    public func createConversation(title: String) async throws(KBError) -> String {
         let id = "c_" + randomHex(8)
         let now = Date().timeIntervalSince1970
-        try locked { () throws(KBError) in
+        try await write { connection throws(KBError) in
             try connection.query("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
                                  [id, String(title.prefix(80)), now, now])
         }
         return id
     }
 
-    public func conversation(id: String) throws(KBError) -> Conversation? {
-        try locked { () throws(KBError) -> Conversation? in
+    public func conversation(id: String) async throws(KBError) -> Conversation? {
+        try await read { connection throws(KBError) -> Conversation? in
             guard let row = try connection.query("SELECT id, title, created_at, updated_at FROM conversations WHERE id = ?", [id]).first else {
                 return nil
             }
@@ -111,11 +111,12 @@ extension SQLiteStore: ConversationStore {
     }
 
     @discardableResult
-    public func saveAnswer(_ answer: AnswerRecord) throws(KBError) -> Int {
+    public func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func json<T: Encodable>(_ value: T) -> String { (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
-        return try locked { () throws(KBError) -> Int in
+        let citations = json(answer.citations), passages = json(answer.passages), quality = json(answer.quality)
+        return try await write { connection throws(KBError) -> Int in
             try connection.transaction { () throws(KBError) -> Int in
                 guard try connection.scalar("SELECT count(*) FROM conversations WHERE id = ?", [answer.conversationID]).int == 1 else {
                     throw KBError(.invalidArgument, "There is no conversation \(answer.conversationID); start one without --conversation.")
@@ -126,17 +127,17 @@ extension SQLiteStore: ConversationStore {
                                          generator, model, citations, passages, quality, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [answer.id, answer.conversationID, turn, answer.question, answer.standaloneQuestion, answer.language,
-                          answer.answer, answer.abstained ? 1 : 0, answer.generator, answer.model, json(answer.citations),
-                          json(answer.passages), json(answer.quality), answer.createdAt])
+                          answer.answer, answer.abstained ? 1 : 0, answer.generator, answer.model, citations,
+                          passages, quality, answer.createdAt])
                 try connection.query("UPDATE conversations SET updated_at = ? WHERE id = ?", [answer.createdAt, answer.conversationID])
                 return turn
             }
         }
     }
 
-    public func saveFeedback(answerID: String, rating: Int, comment: String?) throws(KBError) {
+    public func saveFeedback(answerID: String, rating: Int, comment: String?) async throws(KBError) {
         guard rating == 1 || rating == -1 else { throw KBError(.invalidArgument, "A rating is up (+1) or down (−1).") }
-        try locked { () throws(KBError) in
+        try await write { connection throws(KBError) in
             guard try connection.scalar("SELECT count(*) FROM answers WHERE id = ?", [answerID]).int == 1 else {
                 throw KBError(.invalidArgument, "There is no answer \(answerID) in this knowledge base; answer ids are printed by `kb ask` (--json: answer_id).")
             }
@@ -145,8 +146,8 @@ extension SQLiteStore: ConversationStore {
         }
     }
 
-    public func feedbackReport(worst limit: Int) throws(KBError) -> FeedbackReport {
-        try locked { () throws(KBError) -> FeedbackReport in
+    public func feedbackReport(worst limit: Int) async throws(KBError) -> FeedbackReport {
+        try await read { connection throws(KBError) -> FeedbackReport in
             let answers = try connection.scalar("SELECT count(*) FROM answers").int ?? 0
             let totals = try connection.query("""
                 SELECT count(DISTINCT answer_id), coalesce(sum(rating = 1), 0), coalesce(sum(rating = -1), 0) FROM feedback

@@ -1,18 +1,14 @@
 import Foundation
 
-/// A chunk ready to store: the draft plus its keyword-index columns (see ``TextAnalyzer``).
+/// A chunk ready to store: the draft plus its analysed keyword terms (see ``TextAnalyzer``).
 public struct PreparedChunk: Sendable {
     public var draft: ChunkDraft
-    var words: String
-    var unigrams: String
-    var bigrams: String
+    /// What the keyword index holds for the chunk: its heading path and text, analysed.
+    public var terms: IndexTerms
 
-    init(_ draft: ChunkDraft) {
+    public init(_ draft: ChunkDraft) {
         self.draft = draft
-        let columns = TextAnalyzer.indexColumns(draft.heading.isEmpty ? draft.text : draft.heading + "\n" + draft.text)
-        words = columns.words
-        unigrams = columns.unigrams
-        bigrams = columns.bigrams
+        terms = TextAnalyzer.indexTerms(draft.heading.isEmpty ? draft.text : draft.heading + "\n" + draft.text)
     }
 }
 
@@ -29,42 +25,52 @@ public struct IngestRunCounts: Sendable {
     var added = 0, updated = 0, unchanged = 0, moved = 0, removed = 0, skipped = 0, failed = 0
 }
 
-/// The database of documents, chunks and their indexes.
+/// The documents and chunks of a knowledge base, and its ingest history.
 ///
 /// Every operation keeps the store consistent on its own: a document and its chunks and index
 /// rows are written in one transaction, so an interrupted ingest never leaves half a document.
-public protocol KnowledgeStore: AnyObject, Sendable {
-    /// Where the store lives (the database file path).
+/// Methods are asynchronous so that a store on a network database (PostgreSQL) can implement them
+/// without blocking; the SQLite store runs them on ``BlockingPool`` threads.
+public protocol DocumentStore: AnyObject, Sendable {
+    /// Where the store lives (a database file path, or a database URL without its password).
     var location: String { get }
-    /// All stored documents.
-    func documents() throws(KBError) -> [DocumentRecord]
+    /// All stored documents, by path.
+    func documents() async throws(KBError) -> [DocumentRecord]
     /// Inserts or replaces a document and its chunks. Chunks whose content hash is unchanged keep their ids.
-    func saveDocument(_ document: DocumentRecord, chunks: [PreparedChunk], replacing existingID: Int?) throws(KBError) -> ChunkWriteStats
+    func saveDocument(_ document: DocumentRecord, chunks: [PreparedChunk], replacing existingID: Int?) async throws(KBError) -> ChunkWriteStats
     /// Records that a stored document's file moved.
-    func moveDocument(id: Int, to path: String, modifiedAt: Double) throws(KBError)
+    func moveDocument(id: Int, to path: String, modifiedAt: Double) async throws(KBError)
     /// Records a new size and modification time for an unchanged document.
-    func touchDocument(id: Int, size: Int, modifiedAt: Double) throws(KBError)
+    func touchDocument(id: Int, size: Int, modifiedAt: Double) async throws(KBError)
     /// Removes a document with its chunks, index rows and embeddings; returns the chunks removed.
-    @discardableResult func removeDocument(id: Int) throws(KBError) -> Int
+    @discardableResult func removeDocument(id: Int) async throws(KBError) -> Int
+    /// Excludes every other ingest into this store until the returned lease is released (deinitialised).
+    /// Throws ``KBError/Code/ingestInProgress`` when another one holds it.
+    func acquireIngestLease() async throws(KBError) -> any IngestLease
     /// Starts an ingest run; marks runs left `running` by a killed process as interrupted.
-    func beginIngestRun(roots: [String]) throws(KBError) -> Int
-    func finishIngestRun(id: Int, counts: IngestRunCounts, status: String) throws(KBError)
-    func recordFailure(path: String, reason: String, runID: Int) throws(KBError)
-    func clearFailures(paths: [String]) throws(KBError)
-    func failures() throws(KBError) -> [IngestFailure]
-    /// Chunks with their documents, in the order of `ids`.
-    func passages(ids: [Int]) throws(KBError) -> [Passage]
-    func status() throws(KBError) -> StatusReport
+    func beginIngestRun(roots: [String]) async throws(KBError) -> Int
+    func finishIngestRun(id: Int, counts: IngestRunCounts, status: String) async throws(KBError)
+    func recordFailure(path: String, reason: String, runID: Int) async throws(KBError)
+    func clearFailures(paths: [String]) async throws(KBError)
+    func failures() async throws(KBError) -> [IngestFailure]
+    /// Chunks with their documents, in the order of `ids` (ids that no longer exist are left out).
+    func passages(ids: [Int]) async throws(KBError) -> [Passage]
+    /// Number of stored chunks.
+    func passageCount() async throws(KBError) -> Int
+    func status() async throws(KBError) -> StatusReport
+    /// Invariants an interrupted ingest must not break; empty when the store is sound.
+    func consistencyProblems() async throws(KBError) -> [String]
 }
 
-/// Keyword (BM25) search over stored chunks.
+/// Held while an ingest writes; releasing it (letting it go) lets the next ingest in.
+public protocol IngestLease: AnyObject, Sendable {}
+
+/// Keyword (BM25) search over stored chunks. The store receives kb's analysed terms and ranks them its own way.
 public protocol KeywordIndex: Sendable {
-    /// Chunks matching an FTS5 query expression, best first, with BM25 scores (higher is better).
-    func keywordSearch(_ expression: String, limit: Int) throws(KBError) -> [(chunkID: Int, score: Double)]
-    /// Number of chunks containing each indexed term.
-    func documentFrequencies(_ terms: [String]) throws(KBError) -> [String: Int]
-    /// Number of indexed chunks.
-    func passageCount() throws(KBError) -> Int
+    /// The best `limit` chunks for the query, best first, with BM25 scores (higher is better).
+    func keywordSearch(_ query: KeywordQuery, limit: Int) async throws(KBError) -> [ScoredChunk]
+    /// Number of indexed chunks and of chunks containing each term.
+    func termStatistics(_ terms: [KeywordQuery.Term]) async throws(KBError) -> TermStatistics
 }
 
 /// A chunk waiting for its embedding.
@@ -104,14 +110,29 @@ public struct VectorSet: Sendable {
     }
 }
 
-/// Stored embedding vectors, one per chunk and model.
+/// What vector search can use: chunks, and vectors per model.
+public struct SearchCoverage: Sendable, Equatable {
+    public var chunks: Int
+    public var models: [EmbeddingCoverage]
+    public init(chunks: Int, models: [EmbeddingCoverage]) { self.chunks = chunks; self.models = models }
+}
+
+/// Stored embedding vectors, one per chunk and model, and nearest-neighbour search over them.
 public protocol VectorStore: Sendable {
     /// Chunks that have no vector for `model`, in id order, after `afterID`.
-    func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) throws(KBError) -> [PendingChunk]
+    func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) async throws(KBError) -> [PendingChunk]
     /// Stores vectors (one transaction).
-    func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) throws(KBError)
-    /// Vector counts per model.
-    func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage]
-    /// Loads every vector of a model.
-    func loadVectors(model: String) throws(KBError) -> VectorSet
+    func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) async throws(KBError)
+    /// Vector counts per model (exact).
+    func embeddingCoverage() async throws(KBError) -> [EmbeddingCoverage]
+    /// Chunks and vector counts as search sees them; may lag the latest writes by about a second.
+    func searchCoverage() async throws(KBError) -> SearchCoverage
+    /// The `limit` chunks whose `model` vectors have the highest cosine with `query`, best first.
+    func nearestChunks(model: String, to query: [Float], limit: Int) async throws(KBError) -> [ScoredChunk]
+    /// The stored `model` vectors of these chunks (those that have one).
+    func storedVectors(model: String, chunkIDs: [Int]) async throws(KBError) -> [Int: [Float]]
 }
+
+/// Everything kb keeps: documents and chunks, keyword and vector search, conversations and feedback.
+/// A new store (PostgreSQL) implements this and passes the store conformance suite (`KBTestSupport`).
+public protocol KnowledgeStore: DocumentStore, KeywordIndex, VectorStore, ConversationStore {}

@@ -23,7 +23,7 @@ extension Data: SQLBindable { var sqlValue: SQLValue { .blob(self) } }
 extension Optional: SQLBindable where Wrapped: SQLBindable { var sqlValue: SQLValue { self?.sqlValue ?? .null } }
 
 /// One result row, read by column index.
-struct SQLRow {
+struct SQLRow: Sendable {
     var values: [SQLValue]
     subscript(_ index: Int) -> SQLValue { values[index] }
     func int(_ index: Int) -> Int { values[index].int ?? 0 }
@@ -42,7 +42,8 @@ final class SQLiteConnection {
     /// Opens (and with `create`, creates) the database file.
     init(path: String, create: Bool, readOnly: Bool = false) throws(KBError) {
         self.path = path
-        var flags = SQLITE_OPEN_FULLMUTEX
+        // One thread at a time uses a connection (its owner sees to it), so SQLite's own mutexes are not needed.
+        var flags = SQLITE_OPEN_NOMUTEX
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
         var db: OpaquePointer?
@@ -111,6 +112,19 @@ final class SQLiteConnection {
     /// Runs `body` in an immediate transaction; rolls back if it throws.
     func transaction<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
         try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` in a deferred (read) transaction: every statement in it sees one snapshot of the database.
+    func readTransaction<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
+        try execute("BEGIN")
         do {
             let result = try body()
             try execute("COMMIT")

@@ -1,20 +1,32 @@
 import Foundation
 
 /// The SQLite knowledge store: one database file in WAL mode, schema from `Schemas/sqlite`.
-public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unchecked Sendable {
+///
+/// One writer connection (writes are serialised, as SQLite requires) and a pool of reader connections, so
+/// searches run in parallel with each other and with an ingest. Every call runs on ``BlockingPool`` threads,
+/// never on Swift's cooperative pool. Keyword and vector search use in-memory indexes (``SearchIndexes``) that
+/// follow the `index_changes` log, so they see what any process commits without reloading.
+public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
     /// `PRAGMA application_id` of kb databases ("kb01").
     static let applicationID: Int32 = 0x6B62_3031
 
     public let location: String
-    let connection: SQLiteConnection
-    private let lock = NSLock()
+    private let writer: SQLiteConnection
+    private let writeLock = NSLock()
+    private let readers: ConnectionPool
+    let indexes = SearchIndexes()
+    let pool: BlockingPool
 
     /// Opens the database at `path`, applying pending migrations.
     ///
-    /// - Parameter create: create the file (and its folder) when missing; otherwise a missing
-    ///   database is a ``KBError/Code/noKnowledgeBase`` error.
-    public init(path: String, create: Bool) throws(KBError) {
+    /// - Parameters:
+    ///   - create: create the file (and its folder) when missing; otherwise a missing
+    ///     database is a ``KBError/Code/noKnowledgeBase`` error.
+    ///   - readers: the most reader connections open at once (searches beyond wait for one).
+    public init(path: String, create: Bool, readers: Int = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount),
+                pool: BlockingPool = .shared) throws(KBError) {
         location = path
+        self.pool = pool
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: path) {
             guard create else {
@@ -29,7 +41,8 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         } else {
             try Self.checkHeader(path)
         }
-        connection = try SQLiteConnection(path: path, create: create)
+        writer = try SQLiteConnection(path: path, create: create)
+        self.readers = ConnectionPool(path: path, limit: max(1, readers))
         try configure()
     }
 
@@ -46,6 +59,7 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
     }
 
     private func configure() throws(KBError) {
+        let connection = writer
         try connection.execute("PRAGMA foreign_keys = ON")
         let appID = Int32(truncatingIfNeeded: try connection.scalar("PRAGMA application_id").int ?? 0)
         let version = try connection.scalar("PRAGMA user_version").int ?? 0
@@ -73,22 +87,34 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    /// The schema version of the open database.
-    public func schemaVersion() throws(KBError) -> Int {
-        try locked { () throws(KBError) in try connection.scalar("PRAGMA user_version").int ?? 0 }
+    // MARK: Running statements
+
+    /// Runs `body` with the writer connection, on a pool thread.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(KBError) -> T) async throws(KBError) -> T {
+        try await pool.run { [self] () throws(KBError) -> T in try writeNow(body) }
     }
 
-    @discardableResult
-    func locked<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
+    /// Runs `body` with the writer connection on the calling thread (which must not be a cooperative one).
+    func writeNow<T>(_ body: (SQLiteConnection) throws(KBError) -> T) throws(KBError) -> T {
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        return try body(writer)
+    }
+
+    /// Runs `body` with a reader connection, on a pool thread.
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(KBError) -> T) async throws(KBError) -> T {
+        try await pool.run { [readers] () throws(KBError) -> T in try readers.with(body) }
+    }
+
+    /// The schema version of the open database.
+    public func schemaVersion() async throws(KBError) -> Int {
+        try await read { connection throws(KBError) in try connection.scalar("PRAGMA user_version").int ?? 0 }
     }
 
     // MARK: Documents
 
-    public func documents() throws(KBError) -> [DocumentRecord] {
-        try locked { () throws(KBError) in
+    public func documents() async throws(KBError) -> [DocumentRecord] {
+        try await read { connection throws(KBError) in
             try connection.query("""
                 SELECT id, path, content_hash, size, modified_at, format, encoding, title, fingerprint, chunk_count, ingested_at
                 FROM documents ORDER BY path
@@ -101,8 +127,8 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    public func saveDocument(_ document: DocumentRecord, chunks: [PreparedChunk], replacing existingID: Int?) throws(KBError) -> ChunkWriteStats {
-        try locked { () throws(KBError) in
+    public func saveDocument(_ document: DocumentRecord, chunks: [PreparedChunk], replacing existingID: Int?) async throws(KBError) -> ChunkWriteStats {
+        try await write { connection throws(KBError) in
             try connection.transaction { () throws(KBError) in
                 var documentID: Int
                 var reusable: [String: [Int]] = [:]
@@ -143,8 +169,10 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
                             """, [documentID, d.ordinal, d.contentHash, d.heading, d.text, d.range.lowerBound, d.range.upperBound,
                                   d.startLine, d.endLine, d.page, d.tokenCount])
                         let chunkID = connection.lastInsertRowID
+                        // The keyword index's terms (FTS5 columns: space-separated, as kb analysed them).
                         try connection.query("INSERT INTO chunks_fts (rowid, words, cjk1, cjk2) VALUES (?, ?, ?, ?)",
-                                             [chunkID, chunk.words, chunk.unigrams, chunk.bigrams])
+                                             [chunkID, chunk.terms.words.joined(separator: " "), chunk.terms.cjk1.joined(separator: " "),
+                                              chunk.terms.cjk2.joined(separator: " ")])
                         inserted += 1
                     }
                 }
@@ -159,8 +187,8 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    public func moveDocument(id: Int, to path: String, modifiedAt: Double) throws(KBError) {
-        try locked { () throws(KBError) in
+    public func moveDocument(id: Int, to path: String, modifiedAt: Double) async throws(KBError) {
+        try await write { connection throws(KBError) in
             try connection.transaction { () throws(KBError) in
                 try connection.query("UPDATE documents SET path = ?, modified_at = ? WHERE id = ?", [path, modifiedAt, id])
                 try connection.query("DELETE FROM ingest_failures WHERE path = ?", [path])
@@ -168,15 +196,15 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    public func touchDocument(id: Int, size: Int, modifiedAt: Double) throws(KBError) {
-        try locked { () throws(KBError) in
+    public func touchDocument(id: Int, size: Int, modifiedAt: Double) async throws(KBError) {
+        try await write { connection throws(KBError) in
             try connection.query("UPDATE documents SET size = ?, modified_at = ? WHERE id = ?", [size, modifiedAt, id])
         }
     }
 
     @discardableResult
-    public func removeDocument(id: Int) throws(KBError) -> Int {
-        try locked { () throws(KBError) in
+    public func removeDocument(id: Int) async throws(KBError) -> Int {
+        try await write { connection throws(KBError) in
             try connection.transaction { () throws(KBError) in
                 let count = try connection.scalar("SELECT count(*) FROM chunks WHERE document_id = ?", [id]).int ?? 0
                 try connection.query("DELETE FROM documents WHERE id = ?", [id])
@@ -187,9 +215,13 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
 
     // MARK: Ingest runs and failures
 
-    public func beginIngestRun(roots: [String]) throws(KBError) -> Int {
+    public func acquireIngestLease() async throws(KBError) -> any IngestLease {
+        try IngestLock(path: location + ".lock")
+    }
+
+    public func beginIngestRun(roots: [String]) async throws(KBError) -> Int {
         let rootsJSON = (try? JSONEncoder().encode(roots)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        return try locked { () throws(KBError) in
+        return try await write { connection throws(KBError) in
             try connection.transaction { () throws(KBError) in
                 try connection.query("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
                 try connection.query("INSERT INTO ingest_runs (started_at, status, roots) VALUES (?, 'running', ?)",
@@ -199,18 +231,22 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    public func finishIngestRun(id: Int, counts: IngestRunCounts, status: String) throws(KBError) {
-        try locked { () throws(KBError) in
+    /// Entries of `index_changes` kept after an ingest; a reader further behind reloads its indexes in full.
+    static let keptChanges = 200_000
+
+    public func finishIngestRun(id: Int, counts: IngestRunCounts, status: String) async throws(KBError) {
+        try await write { connection throws(KBError) in
             try connection.query("""
                 UPDATE ingest_runs SET finished_at = ?, status = ?, added = ?, updated = ?, unchanged = ?, moved = ?,
                     removed = ?, skipped = ?, failed = ? WHERE id = ?
                 """, [Date().timeIntervalSince1970, status, counts.added, counts.updated, counts.unchanged, counts.moved,
                       counts.removed, counts.skipped, counts.failed, id])
+            try connection.query("DELETE FROM index_changes WHERE seq <= (SELECT max(seq) FROM index_changes) - ?", [Self.keptChanges])
         }
     }
 
-    public func recordFailure(path: String, reason: String, runID: Int) throws(KBError) {
-        try locked { () throws(KBError) in
+    public func recordFailure(path: String, reason: String, runID: Int) async throws(KBError) {
+        try await write { connection throws(KBError) in
             try connection.query("""
                 INSERT INTO ingest_failures (path, run_id, reason, failed_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (path) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason, failed_at = excluded.failed_at
@@ -218,36 +254,44 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    public func clearFailures(paths: [String]) throws(KBError) {
+    public func clearFailures(paths: [String]) async throws(KBError) {
         guard !paths.isEmpty else { return }
-        try locked { () throws(KBError) in
+        try await write { connection throws(KBError) in
             try connection.transaction { () throws(KBError) in
                 for path in paths { try connection.query("DELETE FROM ingest_failures WHERE path = ?", [path]) }
             }
         }
     }
 
-    public func failures() throws(KBError) -> [IngestFailure] {
-        try locked { () throws(KBError) in
-            try connection.query("SELECT path, reason FROM ingest_failures ORDER BY path").map {
-                IngestFailure(path: $0.string(0), error: $0.string(1))
-            }
+    public func failures() async throws(KBError) -> [IngestFailure] {
+        try await read { connection throws(KBError) in try Self.failures(connection) }
+    }
+
+    private static func failures(_ connection: SQLiteConnection) throws(KBError) -> [IngestFailure] {
+        try connection.query("SELECT path, reason FROM ingest_failures ORDER BY path").map {
+            IngestFailure(path: $0.string(0), error: $0.string(1))
         }
     }
 
     // MARK: Reading
 
-    public func passages(ids: [Int]) throws(KBError) -> [Passage] {
+    public func passages(ids: [Int]) async throws(KBError) -> [Passage] {
         guard !ids.isEmpty else { return [] }
-        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-        let rows = try locked { () throws(KBError) in
-            try connection.query("""
-                SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal
-                FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
-                """, ids)
-        }
+        return try await read { connection throws(KBError) in try Self.passages(ids: ids, connection) }
+    }
+
+    static func passages(ids: [Int], _ connection: SQLiteConnection) throws(KBError) -> [Passage] {
+        guard !ids.isEmpty else { return [] }
+        // One statement per batch size class keeps the prepared-statement cache small.
+        let width = ids.count <= 10 ? 10 : ids.count <= 50 ? 50 : ids.count
+        let placeholders = Array(repeating: "?", count: width).joined(separator: ",")
+        var arguments: [any SQLBindable] = ids
+        while arguments.count < width { arguments.append(-1) }
         var byID: [Int: Passage] = [:]
-        for row in rows {
+        try connection.forEachRow("""
+            SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal
+            FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
+            """, arguments) { row in
             byID[row.int(0)] = Passage(chunkID: row.int(0), documentID: row.int(1), path: row.string(2), title: row.optionalString(3),
                                        heading: row.string(4), text: row.string(5), startLine: row.int(6), endLine: row.int(7),
                                        page: row.optionalInt(8), ordinal: row.int(9))
@@ -255,32 +299,13 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         return ids.compactMap { byID[$0] }
     }
 
-    public func keywordSearch(_ expression: String, limit: Int) throws(KBError) -> [(chunkID: Int, score: Double)] {
-        try locked { () throws(KBError) in
-            try connection.query("SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-                                 [expression, limit]).map { (chunkID: $0.int(0), score: -$0.double(1)) }
-        }
+    public func passageCount() async throws(KBError) -> Int {
+        try await read { connection throws(KBError) in try connection.scalar("SELECT count(*) FROM chunks").int ?? 0 }
     }
 
-    public func documentFrequencies(_ terms: [String]) throws(KBError) -> [String: Int] {
-        guard !terms.isEmpty else { return [:] }
-        let unique = Array(Set(terms))
-        let placeholders = Array(repeating: "?", count: unique.count).joined(separator: ",")
-        return try locked { () throws(KBError) in
-            var out: [String: Int] = [:]
-            try connection.forEachRow("SELECT term, doc FROM chunks_fts_vocab WHERE term IN (\(placeholders))", unique) { row in
-                out[row.string(0), default: 0] += row.int(1)
-            }
-            return out
-        }
-    }
-
-    public func passageCount() throws(KBError) -> Int {
-        try locked { () throws(KBError) in try connection.scalar("SELECT count(*) FROM chunks").int ?? 0 }
-    }
-
-    public func status() throws(KBError) -> StatusReport {
-        let (documents, chunks, embeddings, version, formats, last) = try locked { () throws(KBError) in
+    public func status() async throws(KBError) -> StatusReport {
+        let location = self.location
+        return try await read { connection throws(KBError) in
             let documents = try connection.scalar("SELECT count(*) FROM documents").int ?? 0
             let chunks = try connection.scalar("SELECT count(*) FROM chunks").int ?? 0
             let embeddings = try connection.scalar("SELECT count(*) FROM embeddings").int ?? 0
@@ -295,26 +320,42 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
                                         status: row.string(2), added: row.int(3), updated: row.int(4), unchanged: row.int(5),
                                         removed: row.int(6), failed: row.int(7))
             }
-            return (documents, chunks, embeddings, version, formats, last)
-        }
-        var bytes = 0
-        for suffix in ["", "-wal", "-shm"] {
-            if let size = (try? FileManager.default.attributesOfItem(atPath: location + suffix))?[.size] as? NSNumber {
-                bytes += size.intValue
+            var bytes = 0
+            for suffix in ["", "-wal", "-shm"] {
+                if let size = (try? FileManager.default.attributesOfItem(atPath: location + suffix))?[.size] as? NSNumber {
+                    bytes += size.intValue
+                }
             }
+            return StatusReport(database: location, schemaVersion: version, documents: documents, chunks: chunks, embeddings: embeddings,
+                                databaseBytes: bytes, formats: formats, lastIngest: last, failed: try Self.failures(connection))
         }
-        return StatusReport(database: location, schemaVersion: version, documents: documents, chunks: chunks, embeddings: embeddings,
-                            databaseBytes: bytes, formats: formats, lastIngest: last, failed: try failures())
     }
 
     static func iso8601(_ seconds: Double) -> String {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
     }
 
+    // MARK: Keyword search
+
+    public func keywordSearch(_ query: KeywordQuery, limit: Int) async throws(KBError) -> [ScoredChunk] {
+        guard limit > 0, !query.isEmpty else { return [] }
+        return try await read { [indexes] connection throws(KBError) in
+            try indexes.refreshKeyword(connection)
+            return indexes.withKeyword { $0.search(query, limit: limit) }
+        }
+    }
+
+    public func termStatistics(_ terms: [KeywordQuery.Term]) async throws(KBError) -> TermStatistics {
+        try await read { [indexes] connection throws(KBError) in
+            try indexes.refreshKeyword(connection)
+            return indexes.withKeyword { TermStatistics(passages: $0.count, documentFrequencies: $0.documentFrequencies(terms)) }
+        }
+    }
+
     // MARK: Embeddings
 
-    public func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) throws(KBError) -> [PendingChunk] {
-        try locked { () throws(KBError) in
+    public func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) async throws(KBError) -> [PendingChunk] {
+        try await read { connection throws(KBError) in
             try connection.query("""
                 SELECT c.id, c.heading, c.text FROM chunks c
                 WHERE c.id > ? AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.chunk_id = c.id AND e.model = ?)
@@ -323,61 +364,94 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
         }
     }
 
-    public func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) throws(KBError) {
+    public func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) async throws(KBError) {
         guard let dimension = vectors.first?.vector.count else { return }
-        try locked { () throws(KBError) in
+        let rows = vectors.map { (chunkID: $0.chunkID, data: $0.vector.withUnsafeBufferPointer { Data(buffer: $0) }, count: $0.vector.count) }
+        try await write { connection throws(KBError) in
             if let stored = try connection.query("SELECT dimension FROM embeddings WHERE model = ? LIMIT 1", [model]).first?.int(0),
                stored != dimension {
                 throw KBError(.model, "The database holds \(stored)-dimensional vectors for \(model), but the model now gives \(dimension). Use another model name, or remove the old vectors.")
             }
             let now = Date().timeIntervalSince1970
             try connection.transaction { () throws(KBError) in
-                for (chunkID, vector) in vectors {
+                for row in rows {
                     // Chunks deleted since they were read (a concurrent re-ingest) are skipped.
-                    let data = vector.withUnsafeBufferPointer { Data(buffer: $0) }
                     try connection.query("""
                         INSERT INTO embeddings (chunk_id, model, dimension, vector, created_at)
                         SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?)
                         ON CONFLICT (chunk_id, model) DO UPDATE SET vector = excluded.vector, dimension = excluded.dimension,
                             created_at = excluded.created_at
-                        """, [chunkID, model, vector.count, data, now, chunkID])
+                        """, [row.chunkID, model, row.count, row.data, now, row.chunkID])
                 }
             }
         }
     }
 
-    public func embeddingCoverage() throws(KBError) -> [EmbeddingCoverage] {
-        try locked { () throws(KBError) in
-            try connection.query("SELECT model, max(dimension), count(*), max(created_at) FROM embeddings GROUP BY model ORDER BY model").map {
-                EmbeddingCoverage(model: $0.string(0), dimension: $0.int(1), vectors: $0.int(2), updatedAt: $0.double(3))
+    public func embeddingCoverage() async throws(KBError) -> [EmbeddingCoverage] {
+        try await read { connection throws(KBError) in try Self.coverage(connection) }
+    }
+
+    static func coverage(_ connection: SQLiteConnection) throws(KBError) -> [EmbeddingCoverage] {
+        try connection.query("SELECT model, max(dimension), count(*), max(created_at) FROM embeddings GROUP BY model ORDER BY model").map {
+            EmbeddingCoverage(model: $0.string(0), dimension: $0.int(1), vectors: $0.int(2), updatedAt: $0.double(3))
+        }
+    }
+
+    public func searchCoverage() async throws(KBError) -> SearchCoverage {
+        try await read { [indexes] connection throws(KBError) in try indexes.coverage(connection) }
+    }
+
+    public func nearestChunks(model: String, to query: [Float], limit: Int) async throws(KBError) -> [ScoredChunk] {
+        try await read { [indexes] connection throws(KBError) in
+            try indexes.refreshVectors(model: model, connection)
+            return try indexes.withVectors(model: model) { index throws(KBError) in
+                guard index.count == 0 || query.count == index.dimension else {
+                    throw KBError(.model, "The query vector has \(query.count) dimensions but the stored \(model) vectors have \(index.dimension). Re-ingest with the same model.")
+                }
+                return index.nearest(query, limit: limit).map { ScoredChunk(chunkID: $0.chunkID, score: Double($0.score)) }
             }
         }
     }
 
-    public func loadVectors(model: String) throws(KBError) -> VectorSet {
-        try locked { () throws(KBError) in
-            var ids: [Int] = []
-            var values: [Float] = []
-            var dimension = 0
-            try connection.forEachRow("SELECT chunk_id, dimension, vector FROM embeddings WHERE model = ? ORDER BY chunk_id", [model]) { row throws(KBError) in
-                guard case .blob(let blob) = row[2] else { return }
-                let rowDimension = row.int(1)
-                if dimension == 0 { dimension = rowDimension; values.reserveCapacity(dimension * 1024) }
-                guard rowDimension == dimension, blob.count == dimension * 4 else {
-                    throw KBError(.databaseCorrupt, "The vector of chunk \(row.int(0)) for \(model) has \(blob.count) bytes, expected \(dimension * 4). Run `kb ingest` to re-embed it after removing it.")
-                }
-                ids.append(row.int(0))
-                blob.withUnsafeBytes { raw in values.append(contentsOf: raw.bindMemory(to: Float.self)) }
+    public func storedVectors(model: String, chunkIDs: [Int]) async throws(KBError) -> [Int: [Float]] {
+        guard !chunkIDs.isEmpty else { return [:] }
+        return try await read { [indexes] connection throws(KBError) in
+            try indexes.refreshVectors(model: model, connection)
+            return try indexes.withVectors(model: model) { index throws(KBError) in
+                var out: [Int: [Float]] = [:]
+                for id in chunkIDs { out[id] = index.vector(for: id) }
+                return out
             }
-            return VectorSet(model: model, dimension: dimension, ids: ids, values: values)
         }
+    }
+
+    /// Loads every vector of a model (benchmarks and tools; search uses ``nearestChunks(model:to:limit:)``).
+    public func loadVectors(model: String) async throws(KBError) -> VectorSet {
+        try await read { connection throws(KBError) in try Self.loadVectors(model: model, connection) }
+    }
+
+    static func loadVectors(model: String, _ connection: SQLiteConnection) throws(KBError) -> VectorSet {
+        var ids: [Int] = []
+        var values: [Float] = []
+        var dimension = 0
+        try connection.forEachRow("SELECT chunk_id, dimension, vector FROM embeddings WHERE model = ? ORDER BY chunk_id", [model]) { row throws(KBError) in
+            guard case .blob(let blob) = row[2] else { return }
+            let rowDimension = row.int(1)
+            if dimension == 0 { dimension = rowDimension; values.reserveCapacity(dimension * 1024) }
+            guard rowDimension == dimension, blob.count == dimension * 4 else {
+                throw KBError(.databaseCorrupt, "The vector of chunk \(row.int(0)) for \(model) has \(blob.count) bytes, expected \(dimension * 4). Run `kb ingest` to re-embed it after removing it.")
+            }
+            ids.append(row.int(0))
+            blob.withUnsafeBytes { raw in values.append(contentsOf: raw.bindMemory(to: Float.self)) }
+        }
+        return VectorSet(model: model, dimension: dimension, ids: ids, values: values)
     }
 
     // MARK: Consistency
 
     /// Checks the invariants an interrupted ingest must never break; returns the problems found (empty when sound).
-    public func consistencyProblems() throws(KBError) -> [String] {
-        try locked { () throws(KBError) in
+    public func consistencyProblems() async throws(KBError) -> [String] {
+        try await write { connection throws(KBError) in
             var problems: [String] = []
             let integrity = try connection.query("PRAGMA integrity_check").map { $0.string(0) }
             if integrity != ["ok"] { problems.append("integrity_check: \(integrity.joined(separator: "; "))") }
@@ -408,9 +482,58 @@ public final class SQLiteStore: KnowledgeStore, KeywordIndex, VectorStore, @unch
     }
 
     /// The live schema (`sqlite_master` SQL), for drift tests.
-    func schemaSQL() throws(KBError) -> [String] {
-        try locked { () throws(KBError) in
+    func schemaSQL() async throws(KBError) -> [String] {
+        try await read { connection throws(KBError) in
             try connection.query("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").map { $0.string(0) }
         }
+    }
+}
+
+extension IngestLock: IngestLease {}
+
+/// Reader connections, opened on demand up to a limit; a caller beyond the limit waits for one.
+final class ConnectionPool: @unchecked Sendable {
+    private let path: String
+    private let limit: Int
+    private let condition = NSCondition()
+    private var free: [SQLiteConnection] = []
+    private var opened = 0
+
+    init(path: String, limit: Int) {
+        self.path = path
+        self.limit = limit
+    }
+
+    /// Runs `body` with a connection of its own.
+    func with<T>(_ body: (SQLiteConnection) throws(KBError) -> T) throws(KBError) -> T {
+        let connection = try take()
+        defer { give(connection) }
+        return try body(connection)
+    }
+
+    private func take() throws(KBError) -> SQLiteConnection {
+        condition.lock()
+        while free.isEmpty && opened >= limit { condition.wait() }
+        if let connection = free.popLast() {
+            condition.unlock()
+            return connection
+        }
+        opened += 1
+        condition.unlock()
+        do {
+            let connection = try SQLiteConnection(path: path, create: false)
+            try connection.execute("PRAGMA query_only = 1")
+            return connection
+        } catch {
+            condition.lock(); opened -= 1; condition.signal(); condition.unlock()
+            throw error
+        }
+    }
+
+    private func give(_ connection: SQLiteConnection) {
+        condition.lock()
+        free.append(connection)
+        condition.signal()
+        condition.unlock()
     }
 }

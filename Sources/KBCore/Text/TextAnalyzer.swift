@@ -75,8 +75,8 @@ public enum TextAnalyzer {
     /// Written between the bigrams of two CJK runs in the bigram column.
     static let runSeparator = "\u{01C0}"
 
-    /// The three FTS5 columns for a passage: stemmed words, CJK unigrams, CJK bigrams.
-    static func indexColumns(_ text: String) -> (words: String, unigrams: String, bigrams: String) {
+    /// A passage's keyword terms: stemmed words, CJK unigrams, CJK bigrams, each in text order.
+    static func indexTerms(_ text: String) -> IndexTerms {
         let tokens = tokenize(text)
         var words: [String] = []
         var unigrams: [String] = []
@@ -99,6 +99,6 @@ public enum TextAnalyzer {
                 previousCJK = token
             }
         }
-        return (words.joined(separator: " "), unigrams.joined(separator: " "), bigrams.joined(separator: " "))
+        return IndexTerms(words: words, cjk1: unigrams, cjk2: bigrams)
     }
 }

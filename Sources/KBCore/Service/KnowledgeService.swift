@@ -1,0 +1,147 @@
+import Foundation
+
+/// The service layer every front end shares — the CLI, the REST and OpenAI-compatible routes of `kb serve`, and
+/// the MCP server and web page to come: search, ask (streaming), feedback, conversations, documents, ingest and
+/// status, taking the Codable requests of `Schemas/http` and returning the Codable responses. No transport here:
+/// no HTTP status, no exit code; errors are ``KBError``s that each edge maps.
+///
+/// It also owns what is shared across requests: how many answers may be written at once per generator backend
+/// (``GenerationLimiter``; an in-process model writes one at a time, a remote server several).
+public final class KnowledgeService: Sendable {
+    public let knowledgeBase: KnowledgeBase
+    /// Answers waiting for or being written by the generator.
+    public let generation: GenerationLimiter
+
+    /// - Parameter queue: answers that may wait for the generator beyond those it is writing; more are refused.
+    public init(knowledgeBase: KnowledgeBase, queue: Int = 4) throws(KBError) {
+        self.knowledgeBase = knowledgeBase
+        let concurrency = (try? knowledgeBase.generatorChoice().concurrency) ?? 1
+        generation = GenerationLimiter(running: concurrency, waiting: queue)
+    }
+
+    // MARK: Reading
+
+    public func search(_ request: SearchRequest) async throws(KBError) -> SearchResponse {
+        try await knowledgeBase.search(request.query, limit: request.k, mode: request.mode)
+    }
+
+    public func conversation(id: String) async throws(KBError) -> Conversation {
+        try await knowledgeBase.conversation(id: id)
+    }
+
+    public func documents() async throws(KBError) -> DocumentList {
+        DocumentList(documents: try await knowledgeBase.documents())
+    }
+
+    public func status() async throws(KBError) -> StatusReport {
+        try await knowledgeBase.status()
+    }
+
+    public func feedbackReport(worst: Int = 10) async throws(KBError) -> FeedbackReport {
+        try await knowledgeBase.feedbackReport(worst: worst)
+    }
+
+    // MARK: Answers
+
+    /// Answers a question; the answer's text goes to `onText` as it is written. Waits for a generator slot and
+    /// throws ``KBError/Code/busy`` when too many answers are already waiting.
+    ///
+    /// - Parameter reserved: the caller already holds a slot (``GenerationLimiter/acquire()``: a streaming front end
+    ///   takes it before it starts its response, so that a full queue is a plain refusal); it is released here.
+    public func ask(_ request: AskRequest, reserved: Bool = false,
+                    onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+        try await answer(reserved: reserved) { [knowledgeBase] onText throws(KBError) in
+            try await knowledgeBase.ask(request.question, passages: request.k, mode: request.mode, conversation: request.conversationID,
+                                        onText: onText)
+        } onText: { onText($0) }
+    }
+
+    /// Answers a chat (the OpenAI-compatible request): the last user message, in the context of the earlier turns.
+    public func chat(_ request: ChatCompletionRequest, reserved: Bool = false,
+                     onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+        let (question, prior) = try request.conversation()
+        return try await answer(reserved: reserved) { [knowledgeBase] onText throws(KBError) in
+            try await knowledgeBase.ask(question, priorTurns: prior, onText: onText)
+        } onText: { onText($0) }
+    }
+
+    /// Runs a generation within the generator's limits.
+    func answer(reserved: Bool, _ body: @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer,
+                onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer {
+        if !reserved { try await generation.acquire() }
+        defer { Task { [generation] in await generation.release() } }
+        return try await body(onText)
+    }
+
+    public func rate(_ request: FeedbackRequest) async throws(KBError) -> FeedbackReceipt {
+        try await knowledgeBase.rate(answerID: request.answerID, up: request.rating == "up", comment: request.comment)
+        return FeedbackReceipt(answerID: request.answerID, rating: request.rating)
+    }
+
+    // MARK: Documents
+
+    /// Ingests a file or folder inside the knowledge folders (`..` and symbolic links resolved first).
+    public func ingest(_ request: IngestRequest) async throws(KBError) -> IngestSummary {
+        let resolved = try knowledgeBase.pathInsideKnowledgeFolders(request.path)
+        return try await knowledgeBase.ingest(paths: [resolved], embed: request.embed ?? true)
+    }
+
+    /// Removes a document from the index (the file stays).
+    public func removeDocument(id: Int) async throws(KBError) -> RemovedDocument {
+        let removed = try await knowledgeBase.removeDocument(id: id)
+        return RemovedDocument(removed: .init(id: removed.id, path: removed.path))
+    }
+}
+
+/// `GET /v1/documents`.
+public struct DocumentList: Sendable, Codable, Equatable {
+    public var documents: [DocumentRecord]
+}
+
+/// `POST /v1/feedback`'s reply.
+public struct FeedbackReceipt: Sendable, Codable, Equatable {
+    public var answerID: String
+    public var rating: String
+    enum CodingKeys: String, CodingKey { case answerID = "answer_id", rating }
+}
+
+/// `DELETE /v1/documents/{id}`'s reply.
+public struct RemovedDocument: Sendable, Codable, Equatable {
+    public struct Document: Sendable, Codable, Equatable { public var id: Int; public var path: String }
+    public var removed: Document
+}
+
+extension KBError.Code {
+    /// Too many answers are waiting for the generator; try again shortly.
+    public static let busy = KBError.Code(name: "busy")
+}
+
+/// How many answers a generator writes at once and how many may wait: the rest are refused at once
+/// (``KBError/Code/busy``) rather than piling up.
+public actor GenerationLimiter {
+    public let running: Int
+    public let waiting: Int
+    private var active = 0
+    private var queue: [CheckedContinuation<Void, Never>] = []
+
+    public init(running: Int, waiting: Int) {
+        self.running = max(1, running)
+        self.waiting = max(0, waiting)
+    }
+
+    /// Waits for a slot; throws ``KBError/Code/busy`` when the queue is full.
+    public func acquire() async throws(KBError) {
+        if active < running { active += 1; return }
+        guard queue.count < waiting else {
+            throw KBError(.busy, "The language model is busy (\(waiting) requests already waiting); retry shortly.")
+        }
+        await withCheckedContinuation { queue.append($0) }
+    }
+
+    public func release() {
+        if queue.isEmpty { active -= 1 } else { queue.removeFirst().resume() }
+    }
+
+    /// Answers being written or waiting.
+    public var depth: Int { active + queue.count }
+}
