@@ -81,7 +81,7 @@ final class Workspace: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct CLITests {
-    @Test func ingestSearchAskStatusWithJSON() throws {
+    @Test func ingestSearchAskStatusWithJSON() async throws {
         let ws = Workspace()
         ws.write("docs/guide.md", "# Guide\n\n## Install\n\nRun the setup script to install kb on Debian.\n\n## 配置\n\n数据库位置可以用环境变量设置。\n")
         ws.write("docs/broken.txt", "\u{0}\u{1}\u{2}\u{3}\u{0}\u{0}\u{0}\u{5}\u{0}\u{7}\u{0}\u{0}")
@@ -142,7 +142,7 @@ final class Workspace: @unchecked Sendable {
         #expect(humanAsk.stdout.contains("Sources:\n  [1] docs/guide.md:5 · Guide > Install"))
     }
 
-    @Test func generatorOptionsAreCheckedAndListed() throws {
+    @Test func generatorOptionsAreCheckedAndListed() async throws {
         let ws = Workspace()
         ws.write("docs/a.md", "# Cats\n\nCats sleep a lot during the day.\n")
         _ = try ws.kb("ingest", "docs", "--no-embed")
@@ -163,7 +163,7 @@ final class Workspace: @unchecked Sendable {
     }
 
     @Test(.enabled(if: RepositoryModels.smolLMInstalled, "needs models/gguf (scripts/setup.sh)"))
-    func asksALocalModelAndStreamsTheAnswer() throws {
+    func asksALocalModelAndStreamsTheAnswer() async throws {
         let ws = Workspace()
         ws.write("docs/harbour.md", "# Harbour\n\nThe lighthouse keeper of Port Ellis is named Marguerite Olsen. She has kept the light since 1994.\n")
         _ = try ws.kb("ingest", "docs", "--no-embed")
@@ -178,7 +178,7 @@ final class Workspace: @unchecked Sendable {
         #expect(human.stdout.contains("timings: retrieval"))
     }
 
-    @Test func conversationsFeedbackAndChat() throws {
+    @Test func conversationsFeedbackAndChat() async throws {
         let ws = Workspace()
         ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.\n")
         _ = try ws.kb("ingest", "docs", "--no-embed")
@@ -222,7 +222,7 @@ final class Workspace: @unchecked Sendable {
         #expect(plain.stdout.contains("1. When did the Colosseum in Rome open?"))
     }
 
-    @Test func abstainsWhenTheKnowledgeBaseDoesNotKnow() throws {
+    @Test func abstainsWhenTheKnowledgeBaseDoesNotKnow() async throws {
         let ws = Workspace()
         ws.write("docs/a.md", "# Cats\n\nCats sleep a lot during the day.\n")
         _ = try ws.kb("ingest", "docs", "--no-embed")
@@ -233,7 +233,7 @@ final class Workspace: @unchecked Sendable {
         #expect((answer["citations"] as? [Any])?.isEmpty == true)
     }
 
-    @Test func badInputGivesClearMessagesAndExitStatuses() throws {
+    @Test func badInputGivesClearMessagesAndExitStatuses() async throws {
         let ws = Workspace()
         let missing = try ws.kb("ingest", "no-such-folder")
         #expect(missing.status == 66)
@@ -258,7 +258,7 @@ final class Workspace: @unchecked Sendable {
         #expect(!notADatabase.stderr.contains("Fatal error"))
     }
 
-    @Test func killedIngestLeavesAConsistentDatabaseAndResumes() throws {
+    @Test func killedIngestLeavesAConsistentDatabaseAndResumes() async throws {
         let ws = Workspace()
         for i in 0..<300 {
             ws.write("docs/d\(i / 50)/file\(i).md", "# File \(i)\n\n" + String(repeating: "Paragraph text number \(i) with some words. ", count: 40) + "\n\n第\(i)号文件的中文内容。\n")
@@ -276,7 +276,7 @@ final class Workspace: @unchecked Sendable {
             }
             if FileManager.default.fileExists(atPath: database) {
                 let kb = try KnowledgeBase(configuration: Configuration(databasePath: database))
-                #expect(try kb.consistencyProblems().isEmpty, "after signal \(signal)")
+                await #expect(try kb.consistencyProblems().isEmpty, "after signal \(signal)")
             }
         }
         #expect(killed > 0)
@@ -286,16 +286,16 @@ final class Workspace: @unchecked Sendable {
         #expect((summary["added"] as? Int ?? 0) + (summary["unchanged"] as? Int ?? 0) == 300)
         #expect((summary["unchanged"] as? Int ?? 0) > 0, "files finished before the kills are not redone")
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: database))
-        #expect(try kb.consistencyProblems().isEmpty)
-        let status = try kb.status()
+        await #expect(try kb.consistencyProblems().isEmpty)
+        let status = try await kb.status()
         #expect(status.documents == 300)   // every file exactly once (paths are unique)
-        #expect(try kb.search("第299号文件").results.first?.path.hasSuffix("file299.md") == true)
+        await #expect(try kb.search("第299号文件").results.first?.path.hasSuffix("file299.md") == true)
         let again = try ws.kb("ingest", "docs", "--json", "--no-embed").json()
         #expect(again["unchanged"] as? Int == 300)
     }
 
     @Test(.enabled(if: RepositoryModels.installed, "needs models (scripts/setup.sh)"))
-    func killedWhileEmbeddingKeepsVectorsConsistent() throws {
+    func killedWhileEmbeddingKeepsVectorsConsistent() async throws {
         let ws = Workspace()
         for i in 0..<60 { ws.write("docs/n\(i).md", "Note \(i) about topic \(i % 7) and item \(i).\n") }
         let database = ws.path + "/.kb/kb.sqlite"
@@ -305,19 +305,19 @@ final class Workspace: @unchecked Sendable {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
             if FileManager.default.fileExists(atPath: database) {
-                #expect(try KnowledgeBase(configuration: Configuration(databasePath: database)).consistencyProblems().isEmpty)
+                await #expect(try KnowledgeBase(configuration: Configuration(databasePath: database)).consistencyProblems().isEmpty)
             }
         }
         let finish = try ws.kb("ingest", "docs", "--json", "--embedding-model", "all-minilm-l6-v2")
         #expect(finish.status == 0)
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: database))
-        #expect(try kb.consistencyProblems().isEmpty)
-        let status = try kb.status()
+        await #expect(try kb.consistencyProblems().isEmpty)
+        let status = try await kb.status()
         #expect(status.documents == 60)
         #expect(status.embeddingModels.first { $0.model == "all-minilm-l6-v2" }?.vectors == status.chunks)
     }
 
-    @Test func aMultiMegabyteFileWithVeryLongLinesStreamsThrough() throws {
+    @Test func aMultiMegabyteFileWithVeryLongLinesStreamsThrough() async throws {
         let ws = Workspace()
         // 4 MB: one 2 MB line of English, then 2 MB of Chinese without a single newline or punctuation.
         let english = String(repeating: "streaming words without any line break ", count: 52_000)
@@ -328,8 +328,8 @@ final class Workspace: @unchecked Sendable {
         #expect(ingest.status == 0)
         #expect(try ingest.json()["added"] as? Int == 1)
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: ws.path + "/.kb/kb.sqlite"))
-        #expect(try kb.status().chunks > 1000)
-        #expect(try kb.consistencyProblems().isEmpty)
+        await #expect(try kb.status().chunks > 1000)
+        await #expect(try kb.consistencyProblems().isEmpty)
         // Not a timing assertion: a generous bound that only quadratic work would exceed.
         #expect(Date().timeIntervalSince(started) < 300)
     }
@@ -348,7 +348,7 @@ enum RepositoryModels {
 
 @Suite(.serialized) struct EmbeddingCLITests {
     @Test(.enabled(if: RepositoryModels.installed, "needs models/multilingual-e5-small (scripts/setup.sh)"))
-    func hybridSearchWithTheDefaultModel() throws {
+    func hybridSearchWithTheDefaultModel() async throws {
         let ws = Workspace()
         ws.write("docs/zh.md", "# 北京\n\n北京是中华人民共和国的首都。\n")
         ws.write("docs/en.md", "# Plants\n\nPhotosynthesis converts light energy into chemical energy in plants.\n")
@@ -394,7 +394,7 @@ enum RepositoryModels {
         }
     }
 
-    @Test func vectorModeWithoutVectorsSaysWhatToDo() throws {
+    @Test func vectorModeWithoutVectorsSaysWhatToDo() async throws {
         let ws = Workspace()
         ws.write("docs/a.md", "text here")
         _ = try ws.kb("ingest", "docs", "--no-embed")
@@ -418,7 +418,7 @@ enum RepositoryModels {
         #expect(problems.isEmpty, "\(schema): \(problems.prefix(5).joined(separator: "; "))", sourceLocation: sourceLocation)
     }
 
-    @Test func outputsMatchTheSchemas() throws {
+    @Test func outputsMatchTheSchemas() async throws {
         let ws = Workspace()
         ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.\n")
         _ = try ws.kb("ingest", "docs", "--no-embed")
@@ -436,7 +436,7 @@ enum RepositoryModels {
         for line in chat.stdout.split(separator: "\n") { try expectValid(String(line), "answer.schema.json") }
     }
 
-    @Test func theValidatorRejectsWhatTheSchemasForbid() throws {
+    @Test func theValidatorRejectsWhatTheSchemasForbid() async throws {
         var validator = JSONSchemaValidator(folder: Self.schemas)
         #expect(!validator.validate(["error": ["message": "x"]], against: "error.schema.json").isEmpty)         // missing type
         #expect(!validator.validate(["error": ["message": "x", "type": "Bad Type"]], against: "error.schema.json").isEmpty)
@@ -470,7 +470,7 @@ enum RepositoryModels {
         throw KBError(.io, "kb serve did not start: \(seen)")
     }
 
-    @Test func servesHTTPAndStopsCleanlyOnSIGTERM() throws {
+    @Test func servesHTTPAndStopsCleanlyOnSIGTERM() async throws {
         let ws = Workspace()
         ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
         _ = try ws.kb("ingest", "docs", "--no-embed")

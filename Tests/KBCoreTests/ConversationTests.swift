@@ -12,7 +12,7 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
 @Suite struct RewriterTests {
     let rewriter = HeuristicRewriter()
 
-    @Test func englishFollowUpsCarryTheNamesOfThePreviousQuestion() throws {
+    @Test func englishFollowUpsCarryTheNamesOfThePreviousQuestion() async throws {
         let history = [turn("When did the Colosseum in Rome open?")]
         #expect(rewriter.rewriteNow(try QueryAnalyzer.analyze("and when did it close?"), history: history)
                 == "and when did it close? (Colosseum Rome)")
@@ -26,7 +26,7 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
                 == "how is it configured? (keyword index store)")
     }
 
-    @Test func chineseFollowUpsGetTheTopicInPlaceOfThePronoun() throws {
+    @Test func chineseFollowUpsGetTheTopicInPlaceOfThePronoun() async throws {
         let history = [turn("红楼梦是什么时候写的？")]
         #expect(rewriter.rewriteNow(try QueryAnalyzer.analyze("它的作者是谁？"), history: history) == "红楼梦的作者是谁？")
         #expect(rewriter.rewriteNow(try QueryAnalyzer.analyze("那作者呢？"), history: history) == "红楼梦作者呢？")
@@ -49,7 +49,7 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
 }
 
 @Suite struct ConversationTests {
-    func knowledgeBase() throws -> (TemporaryFolder, KnowledgeBase, ScriptedModel) {
+    func knowledgeBase() async throws -> (TemporaryFolder, KnowledgeBase, ScriptedModel) {
         let folder = TemporaryFolder()
         folder.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n\n# Later\n\nThe Colosseum closed as an arena in the 6th century.\n")
         folder.write("docs/paris.md", "# Paris\n\nThe Eiffel Tower was completed in 1889.\n")
@@ -60,12 +60,12 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
             return "The Colosseum opened in 80 AD [1]."
         }
         let kb = try folder.knowledgeBase(generator: LanguageModelGenerator(name: "scripted", languageModel: model))
-        _ = try kb.ingest(embed: false)
+        _ = try await kb.ingest(embed: false)
         return (folder, kb, model)
     }
 
     @Test func followUpsAreRewrittenAndTurnsAreKept() async throws {
-        let (_, kb, model) = try knowledgeBase()
+        let (_, kb, model) = try await knowledgeBase()
         let first = try await kb.ask("When did the Colosseum in Rome open?")
         let conversation = try #require(first.conversationID)
         #expect(conversation.hasPrefix("c_"))
@@ -81,7 +81,7 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
         // The generator saw the standalone question.
         #expect(model.calls.last?.last?.content.hasSuffix("Question: When did the Colosseum in Rome close?") == true)
 
-        let stored = try kb.conversation(id: conversation)
+        let stored = try await kb.conversation(id: conversation)
         #expect(stored.turns.map(\.turn) == [1, 2])
         #expect(stored.turns.map(\.question) == ["When did the Colosseum in Rome open?", "and when did it close?"])
         #expect(stored.turns[1].standaloneQuestion == "When did the Colosseum in Rome close?")
@@ -92,23 +92,23 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
     }
 
     @Test func unknownConversationsAndAnswersAreClearErrors() async throws {
-        let (_, kb, _) = try knowledgeBase()
+        let (_, kb, _) = try await knowledgeBase()
         let error = await #expect(throws: KBError.self) { _ = try await kb.ask("and then?", conversation: "c_nope") }
         #expect(error?.message.contains("There is no conversation c_nope") == true)
-        let rating = expectKBError(.invalidArgument) { try kb.rate(answerID: "a_nope", up: false) }
+        let rating = await expectKBError(.invalidArgument) { try await kb.rate(answerID: "a_nope", up: false) }
         #expect(rating?.message.contains("There is no answer a_nope") == true)
     }
 
     @Test func feedbackIsStoredAndReportedWorstFirst() async throws {
-        let (_, kb, _) = try knowledgeBase()
+        let (_, kb, _) = try await knowledgeBase()
         let good = try await kb.ask("When did the Colosseum in Rome open?")
         let bad = try await kb.ask("When was the Eiffel Tower completed?")
         let unrated = try await kb.ask("When did the Colosseum close?")
-        try kb.rate(answerID: good.answerID, up: true)
-        try kb.rate(answerID: bad.answerID, up: false, comment: "cites the wrong document")
-        try kb.rate(answerID: bad.answerID, up: false)
-        try kb.rate(answerID: bad.answerID, up: true)
-        let report = try kb.feedbackReport()
+        try await kb.rate(answerID: good.answerID, up: true)
+        try await kb.rate(answerID: bad.answerID, up: false, comment: "cites the wrong document")
+        try await kb.rate(answerID: bad.answerID, up: false)
+        try await kb.rate(answerID: bad.answerID, up: true)
+        let report = try await kb.feedbackReport()
         #expect(report.answers == 3)
         #expect(report.rated == 2)
         #expect(report.up == 2 && report.down == 2)
@@ -123,9 +123,9 @@ func turn(_ question: String, standalone: String? = nil, answer: String = "") ->
     }
 
     @Test func evaluationAnswersAreNotKept() async throws {
-        let (_, kb, _) = try knowledgeBase()
+        let (_, kb, _) = try await knowledgeBase()
         let answer = try await kb.ask("When did the Colosseum in Rome open?", remember: false)
         #expect(answer.conversationID == nil)
-        #expect(try kb.feedbackReport().answers == 0)
+        await #expect(try kb.feedbackReport().answers == 0)
     }
 }

@@ -25,18 +25,18 @@ import KBTestSupport
         #expect(decoded.text == text)
     }
 
-    @Test func normalisesLineEndingsAndUnicode() throws {
+    @Test func normalisesLineEndingsAndUnicode() async throws {
         let decoded = try TextDecoder.decode(Fixtures.data("encodings/crlf_nfd.txt"))
         #expect(decoded.text == "Caf\u{E9} line one\nline two\nline three\n")
         #expect(decoded.text.unicodeScalars.count == decoded.text.precomposedStringWithCanonicalMapping.unicodeScalars.count)
     }
 
-    @Test func binaryUnderTextExtensionIsRejected() {
+    @Test func binaryUnderTextExtensionIsRejected() async throws {
         #expect(throws: LoadFailure.binary("PNG image")) { try TextDecoder.decode(Fixtures.data("encodings/png_named.txt")) }
         #expect(throws: LoadFailure.self) { try TextDecoder.decode(Data([0x41, 0x00, 0x00, 0x00, 0x13, 0x00, 0x00, 0x42, 0x00, 0x01])) }
     }
 
-    @Test func declaredCharsetIsOnlyAHint() throws {
+    @Test func declaredCharsetIsOnlyAHint() async throws {
         let lie = Fixtures.data("encodings/charset_lie.html")
         #expect(TextDecoder.declaredCharset(in: lie) == "gb2312")
         #expect(try TextDecoder.decode(lie, declaredCharset: "gb2312").encoding == "utf-8")
@@ -47,7 +47,7 @@ import KBTestSupport
         #expect(decoded.text.contains("知识库助手"))
     }
 
-    @Test func htmlLoaderIgnoresTheLie() throws {
+    @Test func htmlLoaderIgnoresTheLie() async throws {
         let document = try HTMLLoader().load(Fixtures.data("encodings/charset_lie.html"), url: URL(fileURLWithPath: "/x.html"))
         #expect(document.encoding == "utf-8")
         #expect(document.title == "编码")

@@ -24,7 +24,7 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
 }
 
 @Suite struct KernelTests {
-    @Test func polynomialExpAndErfMatchTheMathLibrary() {
+    @Test func polynomialExpAndErfMatchTheMathLibrary() async throws {
         var worstExp: Float = 0, worstErf: Float = 0
         var x: Float = -30
         while x <= 10 {
@@ -41,7 +41,7 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
         #expect(worstErf < 1e-6)
     }
 
-    @Test func softmaxRowsSumToOne() {
+    @Test func softmaxRowsSumToOne() async throws {
         var values: [Float] = (0..<30).map { Float($0) * 0.37 - 4 }
         values.withUnsafeMutableBufferPointer { Kernels.softmaxRows($0.baseAddress!, rows: 3, width: 10) }
         for row in 0..<3 { #expect(abs(values[(row * 10)..<(row * 10 + 10)].reduce(0, +) - 1) < 1e-5) }
@@ -89,7 +89,7 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
     }
 
     @Test(.enabled(if: Models.has("multilingual-e5-small"), "needs models/multilingual-e5-small (scripts/setup.sh)"))
-    func crossLanguageRetrieval() throws {
+    func crossLanguageRetrieval() async throws {
         let embedder = try EmbedderCatalog(modelsFolder: Models.folder).embedder(named: "multilingual-e5-small")
         let chinese = try embedder.embed([
             "北京是中华人民共和国的首都，也是全国的政治和文化中心。",
@@ -120,23 +120,23 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
         #expect(try best("股市为什么下跌？", among: english) == 0)
     }
 
-    @Test func damagedModelFilesGiveSpecificErrors() throws {
+    @Test func damagedModelFilesGiveSpecificErrors() async throws {
         let folder = TemporaryFolder()
-        let missing = expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "multilingual-e5-small") }
+        let missing = await expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "multilingual-e5-small") }
         #expect(missing?.message.contains("does not exist. Run scripts/setup.sh") == true)
         folder.write("multilingual-e5-small/e5-small-q4.bin", "E5S1garbage")
-        let truncated = expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "multilingual-e5-small") }
+        let truncated = await expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "multilingual-e5-small") }
         #expect(truncated?.message.contains("truncated") == true || truncated?.message.contains("version") == true)
         folder.write("all-minilm-l6-v2/config.json", "{\"hidden_size\": 8}")
         folder.write("all-minilm-l6-v2/model.safetensors", Data([1, 0, 0, 0, 0, 0, 0, 0, 0x7B]))
-        let bert = expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "all-minilm-l6-v2") }
+        let bert = await expectKBError(.model) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "all-minilm-l6-v2") }
         #expect(bert?.message.contains("config.json has no integer `num_hidden_layers`") == true)
-        expectKBError(.invalidArgument) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "no-such-model") }
+        await expectKBError(.invalidArgument) { try EmbedderCatalog(modelsFolder: folder.path).embedder(named: "no-such-model") }
     }
 }
 
 @Suite struct BatchPlanTests {
-    @Test func everyTextOnceAndWorkersBalanced() {
+    @Test func everyTextOnceAndWorkersBalanced() async throws {
         let lengths = (0..<128).map { 40 + ($0 * 37) % 220 }
         let plan = LocalEmbedder.plan(lengths: lengths, workers: 2, tokensPerPass: 8192)
         #expect(plan.count == 2)

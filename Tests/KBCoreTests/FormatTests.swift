@@ -34,34 +34,34 @@ func makePDF(pages: [String]) -> Data {
     static let available = FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext")
 
     @Test(.enabled(if: available, "needs poppler-utils (scripts/setup.sh)"))
-    func pagesAreKeptForCitations() throws {
+    func pagesAreKeptForCitations() async throws {
         let folder = TemporaryFolder()
         let path = folder.write("docs/paper.pdf", makePDF(pages: ["Alpha particles are helium nuclei.", "Beta decay emits electrons."]))
         let document = try PDFLoader().load(Data(contentsOf: URL(fileURLWithPath: path)), url: URL(fileURLWithPath: path))
         #expect(document.blocks.map(\.page) == [1, 2])
         #expect(document.text.contains("Beta decay emits electrons."))
         let kb = try folder.knowledgeBase()
-        _ = try kb.ingest(embed: false)
-        let hit = try #require(try kb.search("electrons").results.first)
+        _ = try await kb.ingest(embed: false)
+        let hit = try await #require(try kb.search("electrons").results.first)
         #expect(hit.page == 2)
-        #expect(try kb.search("helium").results.first?.page == 1)
+        await #expect(try kb.search("helium").results.first?.page == 1)
     }
 
     @Test(.enabled(if: available, "needs poppler-utils (scripts/setup.sh)"))
-    func brokenPDFsAreReportedWithTheirReason() throws {
+    func brokenPDFsAreReportedWithTheirReason() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/empty-page.pdf", makePDF(pages: [""]))
         folder.write("docs/truncated.pdf", "%PDF-1.4\n%%EOF\n")
         folder.write("docs/good.md", "Fine.\n")
         let kb = try folder.knowledgeBase()
-        let summary = try kb.ingest(embed: false)
+        let summary = try await kb.ingest(embed: false)
         let reasons = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
         #expect(reasons["empty-page.pdf"] == "no text layer (scanned?); kb does not do OCR")
         #expect(reasons["truncated.pdf"]?.hasPrefix("damaged: ") == true)
         #expect(summary.added == 1)
     }
 
-    @Test func missingLanguagePackIsAFailureNotGarbage() {
+    @Test func missingLanguagePackIsAFailureNotGarbage() async throws {
         // What pdftotext prints (exit status 0) when poppler-data is missing and every Chinese character is dropped.
         let stderr = "Syntax Error: Missing language pack for 'Adobe-GB1' mapping\nSyntax Error (1234): Unknown font tag 'F1'\n"
         let problem = PDFLoader.languagePackProblem(stderr)
@@ -73,7 +73,7 @@ func makePDF(pages: [String]) -> Data {
         #expect(PDFLoader.languagePackProblem("") == nil)
     }
 
-    @Test func hyphenatedLinesJoin() {
+    @Test func hyphenatedLinesJoin() async throws {
         #expect(PDFLoader.joinLines(["a docu-", "ment here"]) == "a document here")
         #expect(PDFLoader.joinLines(["中文第一行", "第二行"]) == "中文第一行第二行")
         #expect(PDFLoader.joinLines(["one", "two"]) == "one\ntwo")
@@ -81,7 +81,7 @@ func makePDF(pages: [String]) -> Data {
 }
 
 @Suite struct DelimitedTextTests {
-    @Test func rowsKeepTheirColumnNames() throws {
+    @Test func rowsKeepTheirColumnNames() async throws {
         let csv = "name,capital,\"motto, official\"\nFrance,Paris,\"Liberté, égalité\"\nKenya,Nairobi,\"Harambee\nsecond line\"\n\nPeru,Lima,\"Firme y \"\"feliz\"\"\"\n"
         let document = try DelimitedTextLoader().load(Data(csv.utf8), url: URL(fileURLWithPath: "/countries.csv"))
         #expect(document.blocks.count == 3)
@@ -99,18 +99,18 @@ func makePDF(pages: [String]) -> Data {
         #expect(semicolons.text == "x: 1\ny: 2")
     }
 
-    @Test func aQuestionAboutAValueFindsItsRow() throws {
+    @Test func aQuestionAboutAValueFindsItsRow() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/staff.csv", "name,department,phone\nAlice Wong,Radiology,5551\nBob Li,Cardiology,5552\n")
         let kb = try folder.knowledgeBase()
-        _ = try kb.ingest(embed: false)
-        let hit = try #require(try kb.search("Cardiology phone").results.first)
+        _ = try await kb.ingest(embed: false)
+        let hit = try await #require(try kb.search("Cardiology phone").results.first)
         #expect(hit.text.contains("name: Bob Li"))
     }
 }
 
 @Suite struct ContentSniffingTests {
-    @Test func htmlSavedAsTextIsReadAsHTML() throws {
+    @Test func htmlSavedAsTextIsReadAsHTML() async throws {
         let html = "<!DOCTYPE html><html><head><title>T</title><script>var x = 1;</script></head><body><h1>Head</h1><p>Body text.</p></body></html>"
         let document = try PlainTextLoader().load(Data(html.utf8), url: URL(fileURLWithPath: "/page.txt"))
         #expect(document.format == "html")
@@ -121,7 +121,7 @@ func makePDF(pages: [String]) -> Data {
 }
 
 @Suite struct SourceCodeTests {
-    @Test func swiftSplitsOnDeclarationsNotInsideFunctions() throws {
+    @Test func swiftSplitsOnDeclarationsNotInsideFunctions() async throws {
         let code = """
             import Foundation
             import KBCore
@@ -153,7 +153,7 @@ func makePDF(pages: [String]) -> Data {
         #expect(chunks[1].startLine == 4)
     }
 
-    @Test func pythonAndConfigFiles() throws {
+    @Test func pythonAndConfigFiles() async throws {
         let python = "import os\n\n\n@cache\ndef load(path):\n    if path:\n        return 1\n\n    return 2\n\nclass Store:\n    def get(self):\n        pass\n"
         let units = SourceCodeLoader.units(python.components(separatedBy: "\n"), style: .indentation)
         #expect(units.map(\.symbol) == ["import os", "def load", "class Store"])
@@ -162,12 +162,12 @@ func makePDF(pages: [String]) -> Data {
         #expect(SourceCodeLoader.units(toml.components(separatedBy: "\n"), style: .sections).map(\.symbol) == ["title", "[server]", "[database]"])
     }
 
-    @Test func aQuestionFindsTheFunction() throws {
+    @Test func aQuestionFindsTheFunction() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/net.go", "package net\n\n// Retry sends the request again with exponential backoff.\nfunc Retry(request Request) error {\n\treturn nil\n}\n\nfunc Close() {}\n")
         let kb = try folder.knowledgeBase()
-        _ = try kb.ingest(embed: false)
-        let hit = try #require(try kb.search("exponential backoff").results.first)
+        _ = try await kb.ingest(embed: false)
+        let hit = try await #require(try kb.search("exponential backoff").results.first)
         #expect(hit.heading == "net.go › func Retry")
         #expect(hit.startLine == 3)
     }
@@ -189,7 +189,7 @@ func makeZip(_ members: [(String, String)]) throws -> Data {
 @Suite struct OfficeFormatTests {
     static let word = "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
 
-    @Test func docxHeadingsListsTablesFootnotes() throws {
+    @Test func docxHeadingsListsTablesFootnotes() async throws {
         let document = """
             <w:document \(Self.word)><w:body>
             <w:p><w:pPr><w:pStyle w:val="Title"/></w:pPr><w:r><w:t>Handbook</w:t></w:r></w:p>
@@ -216,7 +216,7 @@ func makeZip(_ members: [(String, String)]) throws -> Data {
         #expect(throws: LoadFailure.self) { try DOCXLoader().load(Data("not a zip".utf8), url: URL(fileURLWithPath: "/x.docx")) }
     }
 
-    @Test func epubChaptersInSpineOrder() throws {
+    @Test func epubChaptersInSpineOrder() async throws {
         let data = try makeZip([
             ("mimetype", "application/epub+zip"),
             ("META-INF/container.xml", "<container><rootfiles><rootfile full-path=\"OEBPS/content.opf\"/></rootfiles></container>"),
@@ -239,16 +239,16 @@ func makeZip(_ members: [(String, String)]) throws -> Data {
 }
 
 @Suite struct ContentRoutingTests {
-    @Test func contentWinsOverATextExtension() throws {
+    @Test func contentWinsOverATextExtension() async throws {
         let folder = TemporaryFolder()
         let docx = try makeZip([("word/document.xml", "<w:document \(OfficeFormatTests.word)><w:body><w:p><w:r><w:t>Hidden Word text.</w:t></w:r></w:p></w:body></w:document>")])
         folder.write("docs/report.txt", docx)
         if PDFTests.available { folder.write("docs/paper.md", makePDF(pages: ["Quarks are elementary particles."])) }
         let kb = try folder.knowledgeBase()
-        let summary = try kb.ingest(embed: false)
+        let summary = try await kb.ingest(embed: false)
         #expect(summary.failed.isEmpty)
-        #expect(try kb.search("Hidden Word").results.first?.path.hasSuffix("report.txt") == true)
-        if PDFTests.available { #expect(try kb.search("quarks").results.first?.page == 1) }
-        #expect(try kb.ingest(embed: false).unchanged == summary.added)
+        await #expect(try kb.search("Hidden Word").results.first?.path.hasSuffix("report.txt") == true)
+        if PDFTests.available { await #expect(try kb.search("quarks").results.first?.page == 1) }
+        await #expect(try kb.ingest(embed: false).unchanged == summary.added)
     }
 }

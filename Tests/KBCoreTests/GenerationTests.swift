@@ -10,7 +10,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
 }
 
 @Suite struct PromptTests {
-    @Test func passagesAreNumberedSourcedAndDelimited() throws {
+    @Test func passagesAreNumberedSourcedAndDelimited() async throws {
         let question = try QueryAnalyzer.analyze("How is kb installed?")
         let request = GenerationRequest(question: question, passages: [
             passage(1, "Run the setup script.", path: "guide.md", heading: "Install"),
@@ -29,7 +29,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(!user.contains("<|im_start|>"))
     }
 
-    @Test func chineseQuestionsAreAnsweredInChinese() throws {
+    @Test func chineseQuestionsAreAnsweredInChinese() async throws {
         let request = GenerationRequest(question: try QueryAnalyzer.analyze("北京是哪个国家的首都？"), passages: [passage(1, "北京是中国的首都。")], termWeights: [:])
         let system = PromptTemplate.messages(for: request, model: ScriptedModel(reply: "")).messages[0].content
         #expect(system.contains("Chinese"))
@@ -37,7 +37,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(system.contains(PromptTemplate.notFoundSentence(language: "zh")))
     }
 
-    @Test func passagesFillTheBudgetBestFirstAndAreCutBetweenSentences() throws {
+    @Test func passagesFillTheBudgetBestFirstAndAreCutBetweenSentences() async throws {
         let long = (1...40).map { "Sentence number \($0) talks about the index." }.joined(separator: " ")
         let request = GenerationRequest(question: try QueryAnalyzer.analyze("What about the index?"),
                                         passages: [passage(1, "The first passage is short."), passage(2, long), passage(3, "Never shown.")],
@@ -56,13 +56,13 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(total + request.sampling.maxTokens <= model.contextTokens)
     }
 
-    @Test func citationMarkersInTheirUsualShapes() {
+    @Test func citationMarkersInTheirUsualShapes() async throws {
         #expect(CitationMarkers.numbers(in: "A [1]. B [2, 3]. C【4】 D [passage 5] E [6][7]") == [1, 2, 3, 4, 5, 6, 7])
         #expect(CitationMarkers.strip("Paris is the capital [1].") == "Paris is the capital.")
         #expect(CitationMarkers.numbers(in: "an array a[i] and [x]") == [])
     }
 
-    @Test func utf8PiecesAreReassembled() {
+    @Test func utf8PiecesAreReassembled() async throws {
         var accumulator = UTF8Accumulator()
         let bytes = Array("中文 ok".utf8)
         var out = ""
@@ -86,7 +86,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
                                       passagesShown: passages.count, retrievalConfidence: 0.9, generatorAbstained: abstained)
     }
 
-    @Test func aWrongCitationIsMovedToThePassageThatSupportsIt() throws {
+    @Test func aWrongCitationIsMovedToThePassageThatSupportsIt() async throws {
         let result = try check("The Eiffel Tower was completed in 1889 [2].", "When was the Eiffel Tower completed?")
         #expect(result.sentences.count == 1)
         #expect(result.sentences[0].citations == [1])
@@ -99,7 +99,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(result.abstainReason == nil)
     }
 
-    @Test func anInventedSentenceIsMarkedAndAMostlyInventedAnswerWithheld() throws {
+    @Test func anInventedSentenceIsMarkedAndAMostlyInventedAnswerWithheld() async throws {
         let result = try check("The Eiffel Tower is in Paris [1]. It was designed by Leonardo da Vinci in 1750 [1].",
                                "Who designed the Eiffel Tower?")
         #expect(result.sentences.map(\.supported) == [true, false])
@@ -111,7 +111,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(worse.abstainReason != nil)
     }
 
-    @Test func aFactPinnedOnTheWrongSubjectIsNotSupported() throws {
+    @Test func aFactPinnedOnTheWrongSubjectIsNotSupported() async throws {
         // "completed in 1889" is in passage 1, but about the Eiffel Tower.
         let result = try check("The Colosseum was completed in 1889 [1].", "When was the Colosseum completed?")
         #expect(!result.sentences[0].supported)
@@ -122,12 +122,12 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(!wrong.sentences[0].supported)
     }
 
-    @Test func aChangedNumberIsNotSupported() throws {
+    @Test func aChangedNumberIsNotSupported() async throws {
         let result = try check("The Eiffel Tower was completed in 1899 [1].", "When was the Eiffel Tower completed?")
         #expect(!result.sentences[0].supported)
     }
 
-    @Test func chineseCitationsAreCheckedByCharacters() throws {
+    @Test func chineseCitationsAreCheckedByCharacters() async throws {
         let zh = [passage(1, "北京是中华人民共和国的首都，也是政治和文化中心。"), passage(2, "上海是中国最大的经济中心和港口城市。")]
         let question = try QueryAnalyzer.analyze("中国最大的经济中心是哪里？")
         let result = try CitationVerifier().assess(answer: "上海是中国最大的经济中心[1]。", question: question, passages: zh,
@@ -141,7 +141,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(invented.abstainReason != nil)
     }
 
-    @Test func aMissingCitationIsAddedAndOnlyShownPassagesCount() throws {
+    @Test func aMissingCitationIsAddedAndOnlyShownPassagesCount() async throws {
         let added = try check("The Colosseum is an amphitheatre in Rome.", "What is the Colosseum?")
         #expect(added.sentences[0].citations == [2])
         #expect(added.quality.citationAccuracy == nil)
@@ -151,7 +151,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
         #expect(!hidden.sentences[0].supported)   // passage 2 was never in the prompt
     }
 
-    @Test func theModelsOwnNotFoundIsAnAbstention() throws {
+    @Test func theModelsOwnNotFoundIsAnAbstention() async throws {
         #expect(LanguageModelGenerator.saysNotFound("The knowledge base does not contain the answer.", language: "en"))
         #expect(LanguageModelGenerator.saysNotFound("知识库中没有找到答案。", language: "zh"))
         #expect(!LanguageModelGenerator.saysNotFound("The tower is in Paris [1].", language: "en"))
@@ -161,18 +161,18 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
 }
 
 @Suite struct AskPipelineTests {
-    func knowledgeBase(reply: String) throws -> (TemporaryFolder, KnowledgeBase, ScriptedModel) {
+    func knowledgeBase(reply: String) async throws -> (TemporaryFolder, KnowledgeBase, ScriptedModel) {
         let folder = TemporaryFolder()
         folder.write("docs/paris.md", "# Paris\n\nThe Eiffel Tower is in Paris. It was completed in 1889 for the World's Fair.\n")
         folder.write("docs/rome.md", "# Rome\n\nThe Colosseum is an amphitheatre in Rome, built under the Flavian emperors.\n")
         let model = ScriptedModel(reply: reply)
         let kb = try folder.knowledgeBase(generator: LanguageModelGenerator(name: "scripted", languageModel: model))
-        _ = try kb.ingest(embed: false)
+        _ = try await kb.ingest(embed: false)
         return (folder, kb, model)
     }
 
     @Test func theAnswerIsStreamedCheckedAndScored() async throws {
-        let (_, kb, model) = try knowledgeBase(reply: "The Eiffel Tower was completed in 1889 [2].")
+        let (_, kb, model) = try await knowledgeBase(reply: "The Eiffel Tower was completed in 1889 [2].")
         let streamed = TextBox()
         let answer = try await kb.ask("When was the Eiffel Tower completed?") { streamed.append($0) }
         #expect(streamed.value == "The Eiffel Tower was completed in 1889 [2].")
@@ -190,7 +190,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
     }
 
     @Test func aQuestionTheKnowledgeBaseDoesNotCoverNeverReachesTheModel() async throws {
-        let (_, kb, model) = try knowledgeBase(reply: "The tower was built by aliens [1].")
+        let (_, kb, model) = try await knowledgeBase(reply: "The tower was built by aliens [1].")
         let answer = try await kb.ask("What is the boiling point of liquid nitrogen in Kelvin?")
         #expect(answer.abstained)
         #expect(model.calls.isEmpty)
@@ -199,7 +199,7 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
     }
 
     @Test func anUnsupportedAnswerIsWithheld() async throws {
-        let (_, kb, _) = try knowledgeBase(reply: "The Eiffel Tower was designed by Leonardo da Vinci in 1750 [1].")
+        let (_, kb, _) = try await knowledgeBase(reply: "The Eiffel Tower was designed by Leonardo da Vinci in 1750 [1].")
         let answer = try await kb.ask("Who designed the Eiffel Tower in Paris?")
         #expect(answer.abstained)
         #expect(answer.generatedText?.contains("Leonardo") == true)
@@ -209,8 +209,8 @@ func passage(_ number: Int, _ text: String, path: String = "doc.md", heading: St
 }
 
 /// Expects a configuration error whose message contains `text`.
-func expectMessage(_ text: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    let error = expectKBError(.configuration, sourceLocation: sourceLocation, body)
+func expectMessage(_ text: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+    let error = await expectKBError(.configuration, sourceLocation: sourceLocation, body)
     #expect(error?.message.contains(text) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
 }
 
@@ -222,7 +222,7 @@ final class TextBox: @unchecked Sendable {
 }
 
 @Suite struct GenerationSettingsTests {
-    @Test func precedenceFlagEnvironmentFileDefault() throws {
+    @Test func precedenceFlagEnvironmentFileDefault() async throws {
         let folder = TemporaryFolder()
         folder.write(".kb/config.toml", "[generation]\ngenerator = \"openai\"\nmodel = \"from-file\"\ntemperature = 0.7\nmax_tokens = 64\nendpoint = \"http://127.0.0.1:9/v1\"\nthreads = 3\n")
         let fromFile = try Configuration.resolve(environment: [:], currentDirectory: folder.path).generation
@@ -249,15 +249,15 @@ final class TextBox: @unchecked Sendable {
         #expect(defaults.sampling.temperature == 0)
     }
 
-    @Test func badValuesSayWhatIsWrong() throws {
+    @Test func badValuesSayWhatIsWrong() async throws {
         let folder = TemporaryFolder()
-        expectMessage("Unknown generator") {
+        await expectMessage("Unknown generator") {
             _ = try Configuration.resolve(environment: ["KB_GENERATOR": "gpt"], currentDirectory: folder.path)
         }
-        expectMessage("Temperature") {
+        await expectMessage("Temperature") {
             _ = try Configuration.resolve(environment: ["KB_TEMPERATURE": "9"], currentDirectory: folder.path)
         }
-        expectMessage("KB_GENERATION_ENDPOINT") {
+        await expectMessage("KB_GENERATION_ENDPOINT") {
             var configuration = try Configuration.resolve(environment: ["KB_GENERATOR": "openai"], currentDirectory: folder.path)
             configuration.databasePath = folder.path + "/kb.sqlite"
             _ = try KnowledgeBase(configuration: configuration, create: true).configuredGenerator()
@@ -266,7 +266,7 @@ final class TextBox: @unchecked Sendable {
 }
 
 extension CitationCheckTests {
-    @Test func restatingTheQuestionIsNotAnAnswer() throws {
+    @Test func restatingTheQuestionIsNotAnAnswer() async throws {
         let result = try check("The Eiffel Tower is the Eiffel Tower [1].", "Where is the Eiffel Tower?")
         #expect(result.sentences.allSatisfy { !$0.scored })
         #expect(result.abstainReason != nil)

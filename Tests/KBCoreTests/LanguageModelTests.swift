@@ -44,7 +44,7 @@ struct InProcessModelTests {
         let model = try #require(LocalLanguageModels.shared)
         let folder = LocalLanguageModels.harbour()
         let kb = try folder.knowledgeBase(generator: LanguageModelGenerator(name: "llama", languageModel: model))
-        _ = try kb.ingest(embed: false)
+        _ = try await kb.ingest(embed: false)
         let streamed = TextBox()
         let answer = try await kb.ask("What is the name of the lighthouse keeper of Port Ellis?") { streamed.append($0) }
         let generated = try #require(answer.generatedText)
@@ -62,7 +62,7 @@ struct InProcessModelTests {
         #expect(again.generatedText == generated)
     }
 
-    @Test func theChatTemplateComesFromTheModel() throws {
+    @Test func theChatTemplateComesFromTheModel() async throws {
         let model = try #require(LocalLanguageModels.shared)
         let prompt = try model.prompt(for: [ChatMessage(role: "system", content: "S"), ChatMessage(role: "user", content: "U")])
         #expect(prompt.contains("<|im_start|>system\nS<|im_end|>"))
@@ -117,11 +117,11 @@ struct InProcessModelTests {
         #expect(error?.message.contains("context") == true)
     }
 
-    @Test func aMissingOrBrokenModelFileIsAClearError() throws {
+    @Test func aMissingOrBrokenModelFileIsAClearError() async throws {
         let folder = TemporaryFolder()
-        expectKBError(.model) { _ = try LlamaLanguageModel(path: folder.path + "/none.gguf", name: "none") }
+        await expectKBError(.model) { _ = try LlamaLanguageModel(path: folder.path + "/none.gguf", name: "none") }
         folder.write("broken.gguf", "GGUF but not really")
-        let error = expectKBError(.model) { _ = try LlamaLanguageModel(path: folder.path + "/broken.gguf", name: "broken") }
+        let error = await expectKBError(.model) { _ = try LlamaLanguageModel(path: folder.path + "/broken.gguf", name: "broken") }
         #expect(error?.message.contains("could not load") == true)
     }
 }
@@ -203,7 +203,7 @@ struct LlamaServerTests {
         // The whole pipeline over the server.
         let folder = LocalLanguageModels.harbour()
         let kb = try folder.knowledgeBase(generator: LanguageModelGenerator(name: "openai", languageModel: chat))
-        _ = try kb.ingest(embed: false)
+        _ = try await kb.ingest(embed: false)
         let answer = try await kb.ask("What is the name of the lighthouse keeper of Port Ellis?")
         #expect(answer.generatedText?.contains("Marguerite Olsen") == true, "\(answer.generatedText ?? "")")
         #expect(answer.generator == GeneratorInfo(name: "openai", model: "smollm2"))

@@ -33,7 +33,7 @@ import KBTestSupport
         Body under setext.
         """
 
-    @Test func blocksAndHeadings() throws {
+    @Test func blocksAndHeadings() async throws {
         let document = try MarkdownLoader().load(Data(source.utf8), url: URL(fileURLWithPath: "/g.md"))
         #expect(document.title == "Front Matter Title")
         let kinds = document.blocks.map(\.kind)
@@ -77,7 +77,7 @@ import KBTestSupport
         </body></html>
         """
 
-    @Test func visibleTextOnly() throws {
+    @Test func visibleTextOnly() async throws {
         let document = try HTMLLoader().load(Data(page.utf8), url: URL(fileURLWithPath: "/p.html"))
         #expect(document.title == "Page Title")
         for boilerplate in ["do not index", "color: red", "Home", "cookies", "Site header", "hidden text", "invisible", "Copyright", "Enable JS"] {
@@ -93,7 +93,7 @@ import KBTestSupport
         #expect(heading.startLine == 10)
     }
 
-    @Test func brokenHTMLStillYieldsText() throws {
+    @Test func brokenHTMLStillYieldsText() async throws {
         let document = try HTMLLoader().load(Data("<p>Unclosed <b>tags <div>and &amp; entities &copy; here".utf8), url: URL(fileURLWithPath: "/b.html"))
         #expect(document.text.contains("Unclosed tags"))
         #expect(document.text.contains("and & entities © here"))
@@ -101,7 +101,7 @@ import KBTestSupport
 }
 
 @Suite struct XMLLoaderTests {
-    @Test func leafElementsBecomeLabelledLines() throws {
+    @Test func leafElementsBecomeLabelledLines() async throws {
         let xml = """
             <?xml version="1.0" encoding="ISO-8859-1"?>
             <catalog><title>Countries</title>
@@ -115,7 +115,7 @@ import KBTestSupport
         #expect(document.text.contains("A longer note about mixed content that reads as prose."))
     }
 
-    @Test func externalEntitiesAreNotLoaded() throws {
+    @Test func externalEntitiesAreNotLoaded() async throws {
         let xml = """
             <?xml version="1.0"?>
             <!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>
@@ -132,14 +132,14 @@ import KBTestSupport
         return (document, StructuredChunker(options: options).chunk(document))
     }
 
-    @Test func headingsStartSectionsAndKeepTheirPath() throws {
+    @Test func headingsStartSectionsAndKeepTheirPath() async throws {
         let (_, drafts) = try chunks("# A\n\nalpha text\n\n## B\n\nbeta text\n\n### C\n\ngamma\n\n## D\n\ndelta\n")
         #expect(drafts.map(\.heading) == ["A", "A > B", "A > B > C", "A > D"])
         #expect(drafts.map(\.text) == ["alpha text", "beta text", "gamma", "delta"])
         #expect(drafts.map(\.startLine) == [3, 7, 11, 15])
     }
 
-    @Test func offsetsAndLinesPointIntoTheDocument() throws {
+    @Test func offsetsAndLinesPointIntoTheDocument() async throws {
         let text = (1...40).map { "Sentence number \($0) talks about topic \($0 % 7)." }.joined(separator: " ")
         let (document, drafts) = try chunks("# Title\n\n" + text + "\n\nSecond paragraph.\n", ChunkingOptions(maxTokens: 60, overlapTokens: 12))
         let scalars = Array(document.text.unicodeScalars)
@@ -158,7 +158,7 @@ import KBTestSupport
         #expect(first.text.hasSuffix(String(String.UnicodeScalarView(scalars[second.range.lowerBound..<first.range.upperBound]))))
     }
 
-    @Test func chineseWithoutSpacesIsSplitIntoBoundedChunks() throws {
+    @Test func chineseWithoutSpacesIsSplitIntoBoundedChunks() async throws {
         let sentence = "知识库助手根据文档回答问题并且注明引用的来源段落。"
         let (_, drafts) = try chunks(String(repeating: sentence, count: 30), ChunkingOptions(maxTokens: 80, overlapTokens: 10))
         #expect(drafts.count >= 8)
@@ -172,7 +172,7 @@ import KBTestSupport
         #expect(unbroken.allSatisfy { $0.tokenCount <= 50 })
     }
 
-    @Test func unchangedTextKeepsItsHash() throws {
+    @Test func unchangedTextKeepsItsHash() async throws {
         let (_, a) = try chunks("# H\n\nSame paragraph.\n\n# I\n\nOther.\n")
         let (_, b) = try chunks("# H\n\nSame paragraph.\n\n# I\n\nChanged.\n")
         #expect(a[0].contentHash == b[0].contentHash)

@@ -6,11 +6,11 @@ import KBTestSupport
 /// Ingests `../shared/data/docs` when it is present: every file is ingested or reported with a specific reason.
 @Suite struct SharedCorpusTests {
     @Test(.enabled(if: Fixtures.shared != nil, "../shared/data/docs is not present"))
-    func everyFileIsIngestedOrReported() throws {
+    func everyFileIsIngestedOrReported() async throws {
         let docs = Fixtures.shared! + "/data/docs"
         let folder = TemporaryFolder()
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: folder.path + "/kb.sqlite"), create: true)
-        let summary = try kb.ingest(paths: [docs], embed: false)
+        let summary = try await kb.ingest(paths: [docs], embed: false)
         let files = FileManager.default.enumerator(atPath: docs)!.compactMap { $0 as? String }
             .filter { !(docs + "/" + $0).isDirectory }
         let reported = Set(summary.failed.map(\.path) + summary.skipped.map(\.path))
@@ -34,13 +34,13 @@ import KBTestSupport
                               ("LayoutParser toolkit", "layout_parser_paper_2p.pdf"), ("常见问题集", "ctex_faq_zh.pdf"),
                               ("standing trustee", "handbook_1p.docx"), ("Nested Table", "docx_tables.docx"),
                               ("Winter Sports in Switzerland", "winter_sports_gutenberg.epub")] where !file.isEmpty {
-            let top = try kb.search(query, limit: 3).results.map { ($0.path as NSString).lastPathComponent }
+            let top = try await kb.search(query, limit: 3).results.map { ($0.path as NSString).lastPathComponent }
             #expect(top.contains(file), "\(query) should find \(file), got \(top)")
         }
         // PDF passages carry their page.
-        let pdfHit = try #require(try kb.search("LayoutParser", limit: 5).results.first { $0.path.hasSuffix(".pdf") })
+        let pdfHit = try await #require(try kb.search("LayoutParser", limit: 5).results.first { $0.path.hasSuffix(".pdf") })
         #expect(pdfHit.page != nil)
-        #expect(try kb.consistencyProblems().isEmpty)
+        await #expect(try kb.consistencyProblems().isEmpty)
     }
 }
 

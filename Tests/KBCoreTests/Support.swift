@@ -29,8 +29,8 @@ import Testing
 
 /// Expects `body` to throw a ``KBError`` with `code`; returns it.
 @discardableResult
-func expectKBError<T>(_ code: KBError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T) -> KBError? {
-    let error = #expect(throws: KBError.self, sourceLocation: sourceLocation) { _ = try body() }
+func expectKBError<T>(_ code: KBError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T) async -> KBError? {
+    let error = await #expect(throws: KBError.self, sourceLocation: sourceLocation) { _ = try await body() }
     #expect(error?.code == code, "got \(String(describing: error))", sourceLocation: sourceLocation)
     return error
 }

@@ -4,7 +4,7 @@ import Testing
 import KBTestSupport
 
 @Suite struct HashingTests {
-    @Test func sha256StandardVectors() {
+    @Test func sha256StandardVectors() async throws {
         #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
@@ -27,7 +27,7 @@ import KBTestSupport
 }
 
 @Suite struct StemmerRobustnessTests {
-    @Test func neverCrashesOnArbitraryWords() {
+    @Test func neverCrashesOnArbitraryWords() async throws {
         var state: UInt64 = 0x9E3779B97F4A7C15
         let letters = Array("aeiouybcdlstrnmgpwxz".utf8)
         for _ in 0..<20_000 {
@@ -45,24 +45,24 @@ import KBTestSupport
 }
 
 @Suite struct AnalyzerTests {
-    @Test func chineseBecomesUnigramsAndBigrams() {
-        let columns = TextAnalyzer.indexColumns("北京是首都。Search engines rank")
-        #expect(columns.words == "search engin rank")
-        #expect(columns.unigrams == "北 京 是 首 都")
-        #expect(columns.bigrams == "北京 京是 是首 首都")
+    @Test func chineseBecomesUnigramsAndBigrams() async throws {
+        let terms = TextAnalyzer.indexTerms("北京是首都。Search engines rank")
+        #expect(terms.words == ["search", "engin", "rank"])
+        #expect(terms.cjk1 == ["北", "京", "是", "首", "都"])
+        #expect(terms.cjk2 == ["北京", "京是", "是首", "首都"])
     }
 
-    @Test func cjkRunsAreSeparatedInTheBigramColumn() {
-        let columns = TextAnalyzer.indexColumns("中文，英文")
-        #expect(columns.bigrams == "中文 \(TextAnalyzer.runSeparator) 英文")
+    @Test func cjkRunsAreSeparatedInTheBigramColumn() async throws {
+        let terms = TextAnalyzer.indexTerms("中文，英文")
+        #expect(terms.cjk2 == ["中文", TextAnalyzer.runSeparator, "英文"])
     }
 
-    @Test func foldsCaseDiacriticsAndWidth() {
+    @Test func foldsCaseDiacriticsAndWidth() async throws {
         let tokens = TextAnalyzer.tokenize("Crème ＫＢ Straße")
         #expect(tokens.map(\.term) == ["creme", "kb", "strass"])
     }
 
-    @Test func queryAnalysisDropsStopwordsAndSplitsChineseQuestions() throws {
+    @Test func queryAnalysisDropsStopwordsAndSplitsChineseQuestions() async throws {
         let query = try QueryAnalyzer.analyze("  如何导入文件夹？ ")
         #expect(query.normalized == "如何导入文件夹？")
         #expect(query.language == "zh")
@@ -73,11 +73,11 @@ import KBTestSupport
         #expect(english.searchConcepts.map(\.terms) == [["ingest"], ["folder"]])
     }
 
-    @Test func emptyQueryIsAnError() {
+    @Test func emptyQueryIsAnError() async throws {
         #expect(throws: KBError.self) { try QueryAnalyzer.analyze("   \n ") }
     }
 
-    @Test func languageDetection() {
+    @Test func languageDetection() async throws {
         #expect(Script.detectLanguage("kb 的索引怎么用") == "zh")
         #expect(Script.detectLanguage("How does kb index text?") == "en")
         #expect(Script.detectLanguage("これは日本語です") == "ja")
@@ -86,7 +86,7 @@ import KBTestSupport
 }
 
 @Suite struct SentenceTests {
-    @Test func splitsChineseAndLatinSentences() {
+    @Test func splitsChineseAndLatinSentences() async throws {
         #expect(SentenceSplitter.split("第一句。第二句！第三句？“引号。”最后") == ["第一句。", "第二句！", "第三句？", "“引号。”", "最后"])
         #expect(SentenceSplitter.split("Dr. Smith arrived. He said hi! Did he? Yes (e.g. twice).")
                 == ["Dr. Smith arrived.", "He said hi!", "Did he?", "Yes (e.g. twice)."])
@@ -94,7 +94,7 @@ import KBTestSupport
         #expect(SentenceSplitter.split("分号也断句；然后继续") == ["分号也断句；", "然后继续"])
     }
 
-    @Test func estimatesTokens() {
+    @Test func estimatesTokens() async throws {
         #expect(TokenEstimator.count("中文字") == 3)
         #expect(TokenEstimator.count("two words.") == 3)
         #expect(TokenEstimator.count("internationalization") == 4)

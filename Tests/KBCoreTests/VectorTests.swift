@@ -4,7 +4,7 @@ import Testing
 import KBTestSupport
 
 @Suite struct VectorIndexTests {
-    @Test func flatIndexReturnsTheExactTopK() {
+    @Test func flatIndexReturnsTheExactTopK() async throws {
         var state: UInt64 = 42
         func random() -> Float { state = state &* 6364136223846793005 &+ 1; return Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1 }
         let dimension = 37, count = 500
@@ -31,71 +31,71 @@ import KBTestSupport
         return kb
     }
 
-    @Test func ingestEmbedsOnlyNewChunksAndSearchFuses() throws {
+    @Test func ingestEmbedsOnlyNewChunksAndSearchFuses() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/a.md", "# Apples\n\nApples grow on trees in orchards.\n")
         folder.write("docs/b.md", "# Rivers\n\nRivers flow to the sea through valleys.\n")
         let embedder = HashingEmbedder()
         let kb = try Self.knowledgeBase(folder, embedder: embedder)
 
-        let first = try kb.ingest()
+        let first = try await kb.ingest()
         #expect(first.embedded == 2 && first.embeddingModel == "hashing-test")
-        #expect(try kb.consistencyProblems().isEmpty)
+        await #expect(try kb.consistencyProblems().isEmpty)
         // Unchanged: nothing re-embedded. Changed file: only its new chunk.
-        #expect(try kb.ingest().embedded == 0)
+        await #expect(try kb.ingest().embedded == 0)
         folder.write("docs/b.md", "# Rivers\n\nRivers flow to the sea through valleys.\n\n# Lakes\n\nLakes are still water.\n")
-        let changed = try kb.ingest()
+        let changed = try await kb.ingest()
         #expect(changed.embedded == 1)
         #expect(embedder.embeddedTexts == 3)
 
-        let hybrid = try kb.search("apples orchards")
+        let hybrid = try await kb.search("apples orchards")
         #expect(hybrid.mode == "hybrid")
         let top = try #require(hybrid.results.first)
         #expect(top.heading == "Apples")
         #expect(top.explanation?.keywordRank == 1 && top.explanation?.vectorRank == 1)
         #expect(abs((top.explanation?.fusedScore ?? 0) - 2.0 / 21) < 1e-9)   // RRF, k = 20, rank 1 on both sides
 
-        #expect(try kb.search("orchards", mode: .keyword).mode == "keyword")
-        let vector = try kb.search("apples", mode: .vector)
+        await #expect(try kb.search("orchards", mode: .keyword).mode == "keyword")
+        let vector = try await kb.search("apples", mode: .vector)
         #expect(vector.results.first?.heading == "Apples")
         #expect(vector.results.first?.explanation?.keywordRank == nil)
     }
 
-    @Test func aBlindKeywordSideDoesNotDragTheRanking() throws {
+    @Test func aBlindKeywordSideDoesNotDragTheRanking() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/a.md", "Alpha beta gamma.\n")
         folder.write("docs/b.md", "Delta epsilon zeta.\n")
         let kb = try Self.knowledgeBase(folder, embedder: HashingEmbedder())
-        _ = try kb.ingest()
+        _ = try await kb.ingest()
         // Thai has no keyword segmentation: the vector list alone decides.
         #expect(HybridRetriever.keywordBlindScript("สวัสดีครับ"))
         #expect(!HybridRetriever.keywordBlindScript("hello 你好"))
         // No keyword hits at all: results still come from the vector side.
-        let results = try kb.search("omega", mode: .hybrid).results
+        let results = try await kb.search("omega", mode: .hybrid).results
         #expect(results.count == 2)
         #expect(results.allSatisfy { $0.explanation?.keywordRank == nil && $0.explanation?.vectorRank != nil })
     }
 
-    @Test func aBlindVectorSideLeavesTheKeywordRanking() throws {
+    @Test func aBlindVectorSideLeavesTheKeywordRanking() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/a.md", "北京是中国的首都。\n")
         folder.write("docs/b.md", "上海是港口城市。\n")
         folder.write("docs/c.md", "首都机场很大。北京的首都功能。\n")
         let kb = try Self.knowledgeBase(folder, embedder: HashingEmbedder(unknownShare: 0.9))
-        _ = try kb.ingest()
-        let keyword = try kb.search("北京首都", mode: .keyword).results.map(\.chunkID)
-        let hybrid = try kb.search("北京首都", mode: .hybrid).results
+        _ = try await kb.ingest()
+        let keyword = try await kb.search("北京首都", mode: .keyword).results.map(\.chunkID)
+        let hybrid = try await kb.search("北京首都", mode: .hybrid).results
         #expect(hybrid.map(\.chunkID) == keyword)
         #expect(hybrid.allSatisfy { $0.explanation?.vectorRank == nil })
     }
 
-    @Test func switchingModelsKeepsTheOldVectorsUntilTheNewOnesAreComplete() throws {
+    @Test func switchingModelsKeepsTheOldVectorsUntilTheNewOnesAreComplete() async throws {
         let folder = TemporaryFolder()
         for i in 0..<6 { folder.write("docs/\(i).md", "Document number \(i) about topic \(i).\n") }
         let old = HashingEmbedder(model: "old-model")
         let kb = try Self.knowledgeBase(folder, embedder: old)
-        _ = try kb.ingest()
-        #expect(try kb.searchModel() == "old-model")
+        _ = try await kb.ingest()
+        await #expect(try kb.searchModel() == "old-model")
 
         var configuration = kb.configuration
         configuration.embeddingModel = "new-model"
@@ -105,52 +105,52 @@ import KBTestSupport
         switched.use(new)
         switched.use(old)
         let counter = Counter()
-        let partial = try switched.ingest(progress: { if $0.phase == .embeddings { counter.increment() } },
+        let partial = try await switched.ingest(progress: { if $0.phase == .embeddings { counter.increment() } },
                                           isCancelled: { counter.value >= 1 })
         #expect(partial.interrupted)
         // New vectors incomplete: search keeps using the complete old ones.
-        #expect(try switched.searchModel() == "old-model")
-        _ = try switched.ingest()
-        #expect(try switched.searchModel() == "new-model")
-        let coverage = try switched.embeddingCoverage()
+        await #expect(try switched.searchModel() == "old-model")
+        _ = try await switched.ingest()
+        await #expect(try switched.searchModel() == "new-model")
+        let coverage = try await switched.embeddingCoverage()
         #expect(coverage.map(\.model) == ["new-model", "old-model"])
         #expect(coverage.allSatisfy { $0.vectors == 6 })
     }
 
-    @Test func aMissingModelFallsBackToKeywordsWithAWarning() throws {
+    @Test func aMissingModelFallsBackToKeywordsWithAWarning() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/a.md", "Apples grow on trees.\n")
         let kb = try Self.knowledgeBase(folder, embedder: HashingEmbedder())
-        _ = try kb.ingest()
+        _ = try await kb.ingest()
         // A new process without that model: the default search still answers, by keywords.
         var configuration = kb.configuration
         configuration.modelsFolder = folder.path + "/no-models"
         let later = try KnowledgeBase(configuration: configuration)
-        let response = try later.search("apples")
+        let response = try await later.search("apples")
         #expect(response.mode == "keyword")
         #expect(response.results.count == 1)
         #expect(response.warnings.first?.hasPrefix("Searched by keywords only: Unknown embedding model hashing-test") == true)
         // Asking for vectors explicitly is an error that says why.
-        expectKBError(.invalidArgument) { try later.search("apples", mode: .vector) }
+        await expectKBError(.invalidArgument) { try await later.search("apples", mode: .vector) }
     }
 
-    @Test func dimensionMismatchIsRefusedAndNothingIsLost() throws {
+    @Test func dimensionMismatchIsRefusedAndNothingIsLost() async throws {
         let folder = TemporaryFolder()
         folder.write("docs/a.md", "Some text.\n")
         let kb = try Self.knowledgeBase(folder, embedder: HashingEmbedder(model: "m", dimension: 16))
-        _ = try kb.ingest()
+        _ = try await kb.ingest()
         folder.write("docs/b.md", "More text.\n")
         let other = try KnowledgeBase(configuration: kb.configuration)
         other.use(HashingEmbedder(model: "m", dimension: 8))
-        let error = expectKBError(.model) { try other.ingest() }
+        let error = await expectKBError(.model) { try await other.ingest() }
         #expect(error?.message.contains("16-dimensional vectors for m, but the model now gives 8") == true)
-        #expect(try other.embeddingCoverage().first?.vectors == 1)
-        #expect(try other.consistencyProblems().isEmpty)
+        await #expect(try other.embeddingCoverage().first?.vectors == 1)
+        await #expect(try other.consistencyProblems().isEmpty)
     }
 }
 
 @Suite struct MetricTests {
-    @Test func standardDefinitions() {
+    @Test func standardDefinitions() async throws {
         let judged = ["d1": 2, "d2": 1, "d3": 0]
         let perfect = RetrievalMetrics.score(id: "q", ranking: ["d1", "d2", "x"], judgements: judged)
         #expect(abs(perfect.ndcg10 - 1) < 1e-12)
@@ -165,7 +165,7 @@ import KBTestSupport
         #expect(half.recall10 == 0.5)
     }
 
-    @Test func evaluatesABEIRSetEndToEnd() throws {
+    @Test func evaluatesABEIRSetEndToEnd() async throws {
         let folder = TemporaryFolder()
         let corpus = folder.write("corpus.jsonl", """
             {"_id": "1", "title": "Apples", "text": "Apples grow on trees."}
@@ -181,10 +181,10 @@ import KBTestSupport
         let dataset = try BEIRDataset.load(corpus: corpus, queries: queries, qrels: qrels)
         #expect(dataset.queries.map(\.id) == ["q1", "q2"])
         let kb = try KnowledgeBase(configuration: Configuration(databasePath: folder.path + "/kb.sqlite"), create: true)
-        let summary = try kb.ingest(dataset, embed: false)
+        let summary = try await kb.ingest(dataset, embed: false)
         #expect(summary.added == 3)
-        #expect(try kb.ingest(dataset, embed: false).unchanged == 3)
-        let metrics = try kb.evaluate(dataset, mode: .keyword)
+        await #expect(try kb.ingest(dataset, embed: false).unchanged == 3)
+        let metrics = try await kb.evaluate(dataset, mode: .keyword)
         #expect(metrics.queries == 2)
         #expect(metrics.ndcg10 == 1 && metrics.mrr10 == 1 && metrics.recall100 == 1)
         #expect(metrics.perQuery.map { $0.retrieved.first } == ["1", "3"])

@@ -109,7 +109,7 @@ public final class KnowledgeBase: Sendable {
         Self.searchModel(try await store.searchCoverage(), preferred: configuration.embeddingModel)?.model
     }
 
-    static func searchModel(_ coverage: SearchCoverage, preferred: String) -> EmbeddingCoverage? {
+    static func searchModel(_ coverage: SearchCoverage, preferred: String) -> SearchCoverage.Model? {
         let models = coverage.models, chunks = coverage.chunks
         if let mine = models.first(where: { $0.model == preferred }), mine.vectors >= chunks { return mine }
         if let complete = models.filter({ $0.vectors >= chunks }).max(by: { $0.vectors < $1.vectors }) { return complete }

@@ -35,6 +35,8 @@ public struct ComponentRegistry: Sendable {
 
     public private(set) var stores: [StoreEntry] = []
     public private(set) var embedders: [String: EmbedderFactory] = [:]
+    /// Embedder names in registration order (the order error messages list them).
+    public private(set) var embedderNames: [String] = []
     /// Embedders named by a prefix (`endpoint:` followed by the served model's name).
     public private(set) var embedderPrefixes: [String: EmbedderFactory] = [:]
     public private(set) var retrievers: [SearchMode: RetrieverFactory] = [:]
@@ -50,7 +52,9 @@ public struct ComponentRegistry: Sendable {
         stores.removeAll { $0.name == name }
         stores.insert(StoreEntry(name: name, handles: handles, make: make), at: 0)
     }
-    public mutating func registerEmbedder(_ name: String, _ make: @escaping EmbedderFactory) { embedders[name] = make }
+    public mutating func registerEmbedder(_ name: String, _ make: @escaping EmbedderFactory) {
+        if embedders.updateValue(make, forKey: name) == nil { embedderNames.append(name) }
+    }
     public mutating func registerEmbedder(prefix: String, _ make: @escaping EmbedderFactory) { embedderPrefixes[prefix] = make }
     public mutating func registerRetriever(_ mode: SearchMode, _ make: @escaping RetrieverFactory) { retrievers[mode] = make }
     public mutating func registerReranker(_ name: String, _ make: @escaping RerankerFactory) { rerankers[name] = make }
@@ -79,7 +83,7 @@ public struct ComponentRegistry: Sendable {
         if let (prefix, make) = embedderPrefixes.first(where: { name.hasPrefix($0.key) }) {
             return try make(String(name.dropFirst(prefix.count)), models)
         }
-        let known = (embedders.keys.sorted() + embedderPrefixes.keys.sorted().map { $0 + "MODEL" }).joined(separator: ", ")
+        let known = (embedderNames + embedderPrefixes.keys.sorted().map { $0 + "MODEL" }).joined(separator: ", ")
         throw KBError(.invalidArgument, "Unknown embedding model \(name). Known models: \(known). `kb models` lists them.")
     }
 

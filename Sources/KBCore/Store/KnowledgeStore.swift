@@ -112,9 +112,15 @@ public struct VectorSet: Sendable {
 
 /// What vector search can use: chunks, and vectors per model.
 public struct SearchCoverage: Sendable, Equatable {
+    /// Vectors stored for one model.
+    public struct Model: Sendable, Equatable {
+        public var model: String
+        public var vectors: Int
+        public init(model: String, vectors: Int) { self.model = model; self.vectors = vectors }
+    }
     public var chunks: Int
-    public var models: [EmbeddingCoverage]
-    public init(chunks: Int, models: [EmbeddingCoverage]) { self.chunks = chunks; self.models = models }
+    public var models: [Model]
+    public init(chunks: Int, models: [Model]) { self.chunks = chunks; self.models = models }
 }
 
 /// Stored embedding vectors, one per chunk and model, and nearest-neighbour search over them.

@@ -90,6 +90,7 @@ public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
     // MARK: Running statements
 
     /// Runs `body` with the writer connection, on a pool thread.
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(KBError) -> T) async throws(KBError) -> T {
         try await pool.run { [self] () throws(KBError) -> T in try writeNow(body) }
     }

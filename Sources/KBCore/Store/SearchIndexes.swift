@@ -113,15 +113,17 @@ final class SearchIndexes: @unchecked Sendable {
 
     // MARK: Coverage
 
-    /// Chunks and vectors per model: recomputed when the log moved, at most once a second.
+    /// Chunks and vectors per model: recomputed only when the change log moved (one indexed lookup otherwise).
     func coverage(_ connection: SQLiteConnection) throws(KBError) -> SearchCoverage {
         let latest = try Self.latestChange(connection)
         let now = Date().timeIntervalSince1970
-        if let cached = coverageLock.withLock({ cachedCoverage }), cached.seq == latest || now - cached.at < 1 {
+        if let cached = coverageLock.withLock({ cachedCoverage }), cached.seq == latest {
             return cached.value
         }
         let value = SearchCoverage(chunks: try connection.scalar("SELECT count(*) FROM chunks").int ?? 0,
-                                   models: try SQLiteStore.coverage(connection))
+                                   models: try connection.query("SELECT model, count(*) FROM embeddings GROUP BY model ORDER BY model").map {
+                                       SearchCoverage.Model(model: $0.string(0), vectors: $0.int(1))
+                                   })
         coverageLock.withLock { cachedCoverage = (latest, now, value) }
         return value
     }
