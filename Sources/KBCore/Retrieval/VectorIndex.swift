@@ -13,7 +13,8 @@ public protocol VectorIndex: Sendable {
 /// removed chunks (``remove(chunkID:)``: the row is skipped, and reused by the next vector added).
 public struct FlatVectorIndex: VectorIndex {
     public let model: String
-    public let dimension: Int
+    /// Set by the first vector when the index starts empty.
+    public private(set) var dimension: Int
     private var ids: [Int]
     private var values: [Float]
     private var rowOf: [Int: Int]
@@ -36,9 +37,16 @@ public struct FlatVectorIndex: VectorIndex {
         return Array(values[(row * dimension)..<((row + 1) * dimension)])
     }
 
-    /// Adds or replaces a chunk's vector. Vectors of another dimension are ignored (the store refuses them).
+    /// Adds or replaces a chunk's vector. An empty index takes the dimension of its first vector; vectors of
+    /// another dimension are ignored (the store refuses them before they are written).
     public mutating func upsert(chunkID: Int, vector: [Float]) {
-        guard vector.count == dimension else { return }
+        if rowOf.isEmpty && vector.count != dimension {
+            dimension = vector.count
+            ids = []
+            values = []
+            freeRows = []
+        }
+        guard vector.count == dimension, dimension > 0 else { return }
         if let row = rowOf[chunkID] ?? freeRows.popLast() {
             values.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: vector)
             ids[row] = chunkID
