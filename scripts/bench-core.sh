@@ -74,7 +74,7 @@ else
 fi
 rm -f "$out"/*.sqlite-wal "$out"/*.sqlite-shm
 cp "$out/base.sqlite" "$out/new.sqlite"   # this commit migrates its copy when it first opens it
-export KB_GENERATOR=extractive KB_API_TOKEN=bench-token-0123456789abcdef
+export KB_GENERATOR=extractive KB_API_TOKEN=bench-token-0123456789abcdef KB_MODELS=${KB_MODELS:-$root/models}
 
 echo
 echo "== 1. In process: kb-bench search, 809 SciFact queries, top 10 with snippets (per-query medians; ms)"

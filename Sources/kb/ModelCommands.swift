@@ -59,11 +59,9 @@ struct ModelsCommand: AsyncParsableCommand {
                                    summary: info.summary, installed: GeneratorCatalog.isInstalled(info, modelsFolder: configuration.modelsFolder),
                                    isDefault: (generation.model ?? GeneratorCatalog.defaultModel) == info.name)
             }
-            let generators = [
-                GeneratorEntry(name: "llama", summary: "in-process llama.cpp on a local GGUF model (\(generation.threads) threads)", isDefault: generation.generator == "llama"),
-                GeneratorEntry(name: "openai", summary: "an OpenAI-compatible server" + (generation.endpoint.map { " at " + $0 } ?? " (set KB_GENERATION_ENDPOINT)"), isDefault: generation.generator == "openai"),
-                GeneratorEntry(name: "extractive", summary: "no model: the passages' best sentences", isDefault: generation.generator == "extractive"),
-            ]
+            let generators = ComponentRegistry.standard.generatorSummaries.map { entry in
+                GeneratorEntry(name: entry.name, summary: entry.summary(configuration), isDefault: generation.generator == entry.name)
+            }
             if options.json {
                 struct Output: Encodable {
                     var models: [EmbedderCatalog.ModelInfo]; var `default`: String; var modelsFolder: String; var vectors: [EmbeddingCoverage]

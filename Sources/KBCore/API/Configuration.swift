@@ -264,7 +264,7 @@ public struct GenerationSettings: Sendable, Equatable {
     }
 
     /// The generators kb knows (those of the standard registry).
-    public static var generators: [String] { ComponentRegistry.standard.generators.keys.sorted() }
+    public static var generators: [String] { ComponentRegistry.standard.generatorSummaries.map(\.name) }
 
     static func resolve(_ overrides: Configuration.Overrides, environment: [String: String], file: [String: TOMLValue],
                         source: String?) throws(KBError) -> GenerationSettings {

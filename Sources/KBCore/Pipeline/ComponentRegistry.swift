@@ -42,6 +42,8 @@ public struct ComponentRegistry: Sendable {
     public private(set) var retrievers: [SearchMode: RetrieverFactory] = [:]
     public private(set) var rerankers: [String: RerankerFactory] = [:]
     public private(set) var generators: [String: GeneratorFactory] = [:]
+    /// Generators in registration order, each with a one-line description for `kb models`.
+    public private(set) var generatorSummaries: [(name: String, summary: @Sendable (Configuration) -> String)] = []
     public private(set) var assessors: [String: AssessorFactory] = [:]
     /// Rewriters in the order `auto` tries them.
     public private(set) var rewriters: [(name: String, make: RewriterFactory)] = []
@@ -58,7 +60,12 @@ public struct ComponentRegistry: Sendable {
     public mutating func registerEmbedder(prefix: String, _ make: @escaping EmbedderFactory) { embedderPrefixes[prefix] = make }
     public mutating func registerRetriever(_ mode: SearchMode, _ make: @escaping RetrieverFactory) { retrievers[mode] = make }
     public mutating func registerReranker(_ name: String, _ make: @escaping RerankerFactory) { rerankers[name] = make }
-    public mutating func registerGenerator(_ name: String, _ make: @escaping GeneratorFactory) { generators[name] = make }
+    public mutating func registerGenerator(_ name: String, summary: @escaping @Sendable (Configuration) -> String,
+                                           _ make: @escaping GeneratorFactory) {
+        generators[name] = make
+        generatorSummaries.removeAll { $0.name == name }
+        generatorSummaries.append((name, summary))
+    }
     public mutating func registerAssessor(_ name: String, _ make: @escaping AssessorFactory) { assessors[name] = make }
     public mutating func registerRewriter(_ name: String, _ make: @escaping RewriterFactory) {
         rewriters.removeAll { $0.name == name }
@@ -101,7 +108,7 @@ public struct ComponentRegistry: Sendable {
 
     public func makeGenerator(_ name: String, configuration: Configuration) throws(KBError) -> GeneratorChoice {
         guard let make = generators[name] else {
-            throw KBError(.configuration, "Unknown generator \(name); known: \(generators.keys.sorted().joined(separator: ", ")).")
+            throw KBError(.configuration, "Unknown generator \(name); known: \(generatorSummaries.map(\.name).joined(separator: ", ")).")
         }
         return try make(configuration)
     }
@@ -206,19 +213,10 @@ extension ComponentRegistry {
                             fusion: context.fusion)
         }
         registry.registerReranker("identity") { _ in IdentityReranker() }
-        // Generators.
-        registry.registerGenerator("extractive") { _ in GeneratorChoice(generator: ExtractiveGenerator(), concurrency: 64) }
-        registry.registerGenerator("openai") { configuration throws(KBError) in
-            let settings = configuration.generation
-            guard let endpoint = settings.endpoint else {
-                throw KBError(.configuration, "The openai generator needs a server: set KB_GENERATION_ENDPOINT or generation.endpoint (for example http://127.0.0.1:8080/v1).")
-            }
-            let chat = ChatEndpoint(baseURL: endpoint, model: settings.model ?? "default", apiKey: settings.apiKey,
-                                    timeout: settings.timeout, contextTokens: settings.contextTokens)
-            return GeneratorChoice(generator: LanguageModelGenerator(name: "openai", languageModel: OpenAIChatModel(endpoint: chat)),
-                                   concurrency: settings.concurrency)
-        }
-        registry.registerGenerator("llama") { configuration throws(KBError) in
+        // Generators, in the order `kb models` lists them.
+        registry.registerGenerator("llama", summary: { configuration in
+            "in-process llama.cpp on a local GGUF model (\(configuration.generation.threads) threads)"
+        }) { configuration throws(KBError) in
             let settings = configuration.generation
             let (name, path) = try GeneratorCatalog.modelFile(settings.model ?? GeneratorCatalog.defaultModel,
                                                              modelsFolder: configuration.modelsFolder)
@@ -231,6 +229,19 @@ extension ComponentRegistry {
                                                             threads: settings.threads)
             return GeneratorChoice(generator: LanguageModelGenerator(name: "llama", languageModel: model), concurrency: 1)
         }
+        registry.registerGenerator("openai", summary: { configuration in
+            "an OpenAI-compatible server" + (configuration.generation.endpoint.map { " at " + $0 } ?? " (set KB_GENERATION_ENDPOINT)")
+        }) { configuration throws(KBError) in
+            let settings = configuration.generation
+            guard let endpoint = settings.endpoint else {
+                throw KBError(.configuration, "The openai generator needs a server: set KB_GENERATION_ENDPOINT or generation.endpoint (for example http://127.0.0.1:8080/v1).")
+            }
+            let chat = ChatEndpoint(baseURL: endpoint, model: settings.model ?? "default", apiKey: settings.apiKey,
+                                    timeout: settings.timeout, contextTokens: settings.contextTokens)
+            return GeneratorChoice(generator: LanguageModelGenerator(name: "openai", languageModel: OpenAIChatModel(endpoint: chat)),
+                                   concurrency: settings.concurrency)
+        }
+        registry.registerGenerator("extractive", summary: { _ in "no model: the passages' best sentences" }) { _ in GeneratorChoice(generator: ExtractiveGenerator(), concurrency: 64) }
         // Answer assessors.
         registry.registerAssessor("citation-verifier") { context in
             CitationVerifier(embedder: context.embedder, passageVectors: context.passageVectors, questionVector: context.questionVector)
