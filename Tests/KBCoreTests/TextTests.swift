@@ -100,3 +100,69 @@ import KBTestSupport
         #expect(TokenEstimator.count("internationalization") == 4)
     }
 }
+
+/// The term matcher's fast path (no tokenising, a first-letter filter) finds exactly what tokenising and looking up
+/// every token finds.
+@Suite struct TermMatcherTests {
+    static func reference(_ query: AnalyzedQuery, _ scalars: [Unicode.Scalar]) -> (spans: [Range<Int>], terms: [String]) {
+        var stems = Set<String>(), unigrams = Set<String>(), bigrams = Set<String>()
+        for concept in query.searchConcepts {
+            switch concept.kind {
+            case .word: stems.formUnion(concept.terms)
+            case .cjk: if concept.surface.count == 1 { unigrams.formUnion(concept.terms) } else { bigrams.formUnion(concept.terms) }
+            }
+        }
+        let tokens = TextAnalyzer.tokenize(scalars: scalars)
+        var spans: [Range<Int>] = [], terms: [String] = []
+        func add(_ range: Range<Int>, _ term: String) {
+            terms.append(term)
+            if let last = spans.last, last.upperBound >= range.lowerBound {
+                spans[spans.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else { spans.append(range) }
+        }
+        for (i, token) in tokens.enumerated() {
+            switch token.kind {
+            case .word: if stems.contains(token.term) { add(token.range, token.term) }
+            case .cjk:
+                if unigrams.contains(token.term) { add(token.range, token.term) }
+                if i + 1 < tokens.count, tokens[i + 1].kind == .cjk, tokens[i + 1].range.lowerBound == token.range.upperBound {
+                    let bigram = token.term + tokens[i + 1].term
+                    if bigrams.contains(bigram) { add(token.range.lowerBound..<tokens[i + 1].range.upperBound, bigram) }
+                }
+            }
+        }
+        return (spans, terms)
+    }
+
+    @Test func fastPathFindsWhatTokenisingFinds() async throws {
+        let words = ["Running", "runs", "ran", "Généralement", "café", "ＦＵＬＬ", "width", "ability", "abilities", "happy",
+                     "happiness", "relational", "relate", "ies", "sses", "Skies", "sky", "80", "AD", "x", "über", "Über",
+                     "Ångström", "naïve", "naive", "ﬁle", "file", "l'été", "co-operate", "connection", "connected"]
+        let hanzi = Array("北京是中国的首都文化中心石桥建于一六二三年")
+        var state: UInt64 = 7
+        func next(_ bound: Int) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int((state >> 33) % UInt64(bound)) }
+        var checked = 0
+        for _ in 0..<300 {
+            var text = ""
+            for _ in 0..<(5 + next(30)) {
+                switch next(4) {
+                case 0: text += String(hanzi[next(hanzi.count)]) + String(hanzi[next(hanzi.count)])
+                case 1: text += [" ", "，", ". ", "\n", "-", "é"][next(6)]
+                default: text += words[next(words.count)] + " "
+                }
+            }
+            var question = ""
+            for _ in 0..<(1 + next(4)) {
+                question += next(3) == 0 ? String(hanzi[next(hanzi.count)]) + String(hanzi[next(hanzi.count)]) + String(hanzi[next(hanzi.count)])
+                                         : words[next(words.count)] + " "
+            }
+            guard let query = try? QueryAnalyzer.analyze(question) else { continue }
+            let scalars = Array(text.unicodeScalars)
+            let fast = TermMatcher(query).matches(in: scalars)
+            let expected = Self.reference(query, scalars)
+            #expect(fast.spans == expected.spans && fast.terms == expected.terms, "\(question) in \(text)")
+            checked += 1
+        }
+        #expect(checked > 250)
+    }
+}

@@ -36,10 +36,21 @@ public struct KeywordRetriever: Retriever {
 }
 
 /// Finds a query's terms in text: for highlighting, explanations and answer-sentence selection.
+///
+/// It finds what ``TextAnalyzer/tokenize(scalars:)`` followed by a lookup of each token would find, without
+/// tokenising: a word is folded and stemmed only when its first letter is the first letter of a query stem
+/// (Porter stemming never changes a word's first letter, and ASCII folding only lower-cases it), and CJK
+/// characters are compared as scalars. Every returned passage is matched on each search, so this is the hot
+/// loop of keyword search.
 struct TermMatcher {
     private let stems: Set<String>
     private let unigrams: Set<String>
     private let bigrams: Set<String>
+    /// Lower-cased first bytes of the ASCII stems; a non-ASCII stem disables the filter (`filtersWords` false).
+    private let firstBytes: [Bool]
+    private let filtersWords: Bool
+    private let unigramScalars: Set<UInt32>
+    private let bigramPairs: Set<UInt64>
 
     init(_ query: AnalyzedQuery) {
         var stems = Set<String>(), unigrams = Set<String>(), bigrams = Set<String>()
@@ -53,11 +64,26 @@ struct TermMatcher {
         self.stems = stems
         self.unigrams = unigrams
         self.bigrams = bigrams
+        var firstBytes = [Bool](repeating: false, count: 128)
+        var filtersWords = true
+        for stem in stems {
+            guard let first = stem.utf8.first, first < 0x80 else { filtersWords = false; continue }
+            firstBytes[Int(first)] = true
+        }
+        self.firstBytes = firstBytes
+        self.filtersWords = filtersWords
+        unigramScalars = Set(unigrams.compactMap { term in
+            let scalars = Array(term.unicodeScalars)
+            return scalars.count == 1 ? scalars[0].value : nil
+        })
+        bigramPairs = Set(bigrams.compactMap { term in
+            let scalars = Array(term.unicodeScalars)
+            return scalars.count == 2 ? UInt64(scalars[0].value) << 32 | UInt64(scalars[1].value) : nil
+        })
     }
 
     /// Matched spans (Unicode scalar ranges, merged) and the terms matched, in text order.
     func matches(in scalars: [Unicode.Scalar]) -> (spans: [Range<Int>], terms: [String]) {
-        let tokens = TextAnalyzer.tokenize(scalars: scalars)
         var spans: [Range<Int>] = []
         var terms: [String] = []
         func add(_ range: Range<Int>, _ term: String) {
@@ -68,16 +94,40 @@ struct TermMatcher {
                 spans.append(range)
             }
         }
-        for (i, token) in tokens.enumerated() {
-            switch token.kind {
-            case .word:
-                if stems.contains(token.term) { add(token.range, token.term) }
-            case .cjk:
-                if unigrams.contains(token.term) { add(token.range, token.term) }
-                if i + 1 < tokens.count, tokens[i + 1].kind == .cjk, tokens[i + 1].range.lowerBound == token.range.upperBound {
-                    let bigram = token.term + tokens[i + 1].term
-                    if bigrams.contains(bigram) { add(token.range.lowerBound..<tokens[i + 1].range.upperBound, bigram) }
+        let wantsWords = !stems.isEmpty
+        let wantsCJK = !unigramScalars.isEmpty || !bigramPairs.isEmpty
+        let n = scalars.count
+        var i = 0
+        while i < n {
+            let scalar = scalars[i]
+            if Script.isCJK(scalar.value) {
+                if wantsCJK {
+                    if unigramScalars.contains(scalar.value) { add(i..<(i + 1), String(Character(scalar))) }
+                    if i + 1 < n, Script.isCJK(scalars[i + 1].value),
+                       bigramPairs.contains(UInt64(scalar.value) << 32 | UInt64(scalars[i + 1].value)) {
+                        add(i..<(i + 2), String(Character(scalar)) + String(Character(scalars[i + 1])))
+                    }
                 }
+                i += 1
+            } else if Script.isWordCharacter(scalar) {
+                let start = i
+                var ascii = true
+                while i < n, Script.isWordCharacter(scalars[i]) {
+                    if scalars[i].value >= 0x80 { ascii = false }
+                    i += 1
+                }
+                guard wantsWords else { continue }
+                if ascii && filtersWords {
+                    var first = scalar.value
+                    if first >= 0x41 && first <= 0x5A { first += 32 }
+                    if !firstBytes[Int(first)] { continue }
+                }
+                let folded = TextAnalyzer.foldWord(scalars[start..<i], ascii: ascii)
+                guard !folded.isEmpty else { continue }
+                let stem = PorterStemmer.stem(folded)
+                if stems.contains(stem) { add(start..<i, stem) }
+            } else {
+                i += 1
             }
         }
         return (spans, terms)
