@@ -73,9 +73,10 @@ public enum PorterStemmer {
         }
 
         mutating func ends(_ s: String) -> Bool {
-            let suffix = Array(s.utf8)
+            // The suffixes are literals (small strings): compared through their UTF-8 view, no allocation.
+            let suffix = s.utf8
             let length = suffix.count
-            guard length <= k + 1 else { return false }
+            guard length <= k + 1, b[k] == suffix[suffix.index(before: suffix.endIndex)] else { return false }
             if b[(k - length + 1)...k].elementsEqual(suffix) {
                 j = k - length
                 return true
@@ -84,7 +85,7 @@ public enum PorterStemmer {
         }
 
         mutating func setTo(_ s: String) {
-            let replacement = Array(s.utf8)
+            let replacement = s.utf8
             b.replaceSubrange((j + 1)...k, with: replacement)
             k = j + replacement.count
             b.removeSubrange((k + 1)...)
@@ -128,28 +129,31 @@ public enum PorterStemmer {
             if ends("y") && vowelInStem() { b[k] = UInt8(ascii: "i") }
         }
 
-        mutating func step2() {
-            let rules: [(String, String)] = [
+        static let step2Rules: [(String, String)] = [
                 ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
                 ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
                 ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
                 ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
                 ("logi", "log"),
-            ]
-            for (suffix, replacement) in rules where ends(suffix) { replace(replacement); return }
+        ]
+
+        mutating func step2() {
+            for (suffix, replacement) in Self.step2Rules where ends(suffix) { replace(replacement); return }
         }
+
+        static let step3Rules: [(String, String)] = [
+            ("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""), ("ness", ""),
+        ]
 
         mutating func step3() {
-            let rules: [(String, String)] = [
-                ("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""), ("ness", ""),
-            ]
-            for (suffix, replacement) in rules where ends(suffix) { replace(replacement); return }
+            for (suffix, replacement) in Self.step3Rules where ends(suffix) { replace(replacement); return }
         }
 
+        static let step4Suffixes = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent",
+                                    "ion", "ou", "ism", "ate", "iti", "ous", "ive", "ize"]
+
         mutating func step4() {
-            let suffixes = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent",
-                            "ion", "ou", "ism", "ate", "iti", "ous", "ive", "ize"]
-            for suffix in suffixes where ends(suffix) {
+            for suffix in Self.step4Suffixes where ends(suffix) {
                 if suffix == "ion" {
                     guard j >= 0, b[j] == UInt8(ascii: "s") || b[j] == UInt8(ascii: "t") else { return }
                 }
