@@ -72,47 +72,60 @@ public enum PorterStemmer {
             return c != UInt8(ascii: "w") && c != UInt8(ascii: "x") && c != UInt8(ascii: "y")
         }
 
-        mutating func ends(_ s: String) -> Bool {
-            // The suffixes are literals (small strings): compared through their UTF-8 view, no allocation.
-            let suffix = s.utf8
+        /// True when b[0...k] ends with `suffix`; then j is the index before it.
+        mutating func ends(_ suffix: [UInt8]) -> Bool {
             let length = suffix.count
-            guard length <= k + 1, b[k] == suffix[suffix.index(before: suffix.endIndex)] else { return false }
-            if b[(k - length + 1)...k].elementsEqual(suffix) {
-                j = k - length
-                return true
-            }
-            return false
+            guard length <= k + 1, b[k] == suffix[length - 1] else { return false }
+            let start = k - length + 1
+            for i in 0..<length where b[start + i] != suffix[i] { return false }
+            j = k - length
+            return true
         }
 
-        mutating func setTo(_ s: String) {
-            let replacement = s.utf8
+        mutating func setTo(_ replacement: [UInt8]) {
             b.replaceSubrange((j + 1)...k, with: replacement)
             k = j + replacement.count
             b.removeSubrange((k + 1)...)
         }
 
-        mutating func replace(_ s: String) { if measure() > 0 { setTo(s) } }
+        mutating func replace(_ s: [UInt8]) { if measure() > 0 { setTo(s) } }
+
 
         mutating func run() {
             step1ab(); guard k > 0 else { return }
             step1c(); step2(); step3(); step4(); step5()
         }
 
+        // Suffixes and replacements of steps 1a–1c, as bytes once.
+        static let at_ = Array("at".utf8)
+        static let ate_ = Array("ate".utf8)
+        static let bl_ = Array("bl".utf8)
+        static let ble_ = Array("ble".utf8)
+        static let ed_ = Array("ed".utf8)
+        static let eed_ = Array("eed".utf8)
+        static let i_ = Array("i".utf8)
+        static let ies_ = Array("ies".utf8)
+        static let ing_ = Array("ing".utf8)
+        static let iz_ = Array("iz".utf8)
+        static let ize_ = Array("ize".utf8)
+        static let sses_ = Array("sses".utf8)
+        static let y_ = Array("y".utf8)
+
         mutating func step1ab() {
             if b[k] == UInt8(ascii: "s") {
-                if ends("sses") { k -= 2 }
-                else if ends("ies") { setTo("i") }
+                if ends(Self.sses_) { k -= 2 }
+                else if ends(Self.ies_) { setTo(Self.i_) }
                 else if k >= 1 && b[k - 1] != UInt8(ascii: "s") { k -= 1 }
                 b.removeSubrange((k + 1)...)
             }
-            if ends("eed") {
+            if ends(Self.eed_) {
                 if measure() > 0 { k -= 1; b.removeSubrange((k + 1)...) }
-            } else if (ends("ed") || ends("ing")) && vowelInStem() {
+            } else if (ends(Self.ed_) || ends(Self.ing_)) && vowelInStem() {
                 k = j
                 b.removeSubrange((k + 1)...)
-                if ends("at") { setTo("ate") }
-                else if ends("bl") { setTo("ble") }
-                else if ends("iz") { setTo("ize") }
+                if ends(Self.at_) { setTo(Self.ate_) }
+                else if ends(Self.bl_) { setTo(Self.ble_) }
+                else if ends(Self.iz_) { setTo(Self.ize_) }
                 else if doubleConsonant(k) {
                     let c = b[k]
                     if c != UInt8(ascii: "l") && c != UInt8(ascii: "s") && c != UInt8(ascii: "z") {
@@ -126,35 +139,38 @@ public enum PorterStemmer {
         }
 
         mutating func step1c() {
-            if ends("y") && vowelInStem() { b[k] = UInt8(ascii: "i") }
+            if ends(Self.y_) && vowelInStem() { b[k] = UInt8(ascii: "i") }
         }
 
-        static let step2Rules: [(String, String)] = [
+        static let step2Rules: [([UInt8], [UInt8])] = bytes([
                 ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
                 ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
                 ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
                 ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
                 ("logi", "log"),
-        ]
+        ])
 
         mutating func step2() {
             for (suffix, replacement) in Self.step2Rules where ends(suffix) { replace(replacement); return }
         }
 
-        static let step3Rules: [(String, String)] = [
+        static let step3Rules: [([UInt8], [UInt8])] = bytes([
             ("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""), ("ness", ""),
-        ]
+        ])
+
+        static func bytes(_ rules: [(String, String)]) -> [([UInt8], [UInt8])] { rules.map { (Array($0.0.utf8), Array($0.1.utf8)) } }
 
         mutating func step3() {
             for (suffix, replacement) in Self.step3Rules where ends(suffix) { replace(replacement); return }
         }
 
-        static let step4Suffixes = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent",
-                                    "ion", "ou", "ism", "ate", "iti", "ous", "ive", "ize"]
+        static let step4Suffixes: [[UInt8]] = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent",
+                                    "ion", "ou", "ism", "ate", "iti", "ous", "ive", "ize"].map { Array($0.utf8) }
+        static let ion = Array("ion".utf8)
 
         mutating func step4() {
             for suffix in Self.step4Suffixes where ends(suffix) {
-                if suffix == "ion" {
+                if suffix == Self.ion {
                     guard j >= 0, b[j] == UInt8(ascii: "s") || b[j] == UInt8(ascii: "t") else { return }
                 }
                 if measure() > 1 { k = j; b.removeSubrange((k + 1)...) }
