@@ -188,7 +188,7 @@ public final class KnowledgeBase: Sendable {
 
     static func hit(_ retrieved: RetrievedPassage, matcher: TermMatcher) -> SearchHit {
         let passage = retrieved.passage
-        let snippet = SnippetBuilder.snippet(passage.text, matcher: matcher)
+        let snippet = SnippetBuilder.snippet(passage.text, matcher: matcher, spans: retrieved.textSpans)
         return SearchHit(rank: retrieved.rank, score: retrieved.score, path: passage.path,
                          chunkID: String(passage.chunkID), documentID: passage.documentID, title: passage.title,
                          heading: passage.heading, startLine: passage.startLine, endLine: passage.endLine, page: passage.page,

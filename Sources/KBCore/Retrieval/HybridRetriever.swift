@@ -33,10 +33,8 @@ public struct VectorRetriever: Retriever {
         let matcher = TermMatcher(query)
         let scores = Dictionary(ranked.map { ($0.chunkID, $0.score) }, uniquingKeysWith: { a, _ in a })
         let retrieved = passages.enumerated().map { offset, passage in
-            var retrieved = RetrievedPassage(passage: passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
-                                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
-            retrieved.explanation = RetrievalExplanation(vectorRank: offset + 1, vectorScore: scores[passage.chunkID])
-            return retrieved
+            matcher.retrieved(passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
+                              explanation: RetrievalExplanation(vectorRank: offset + 1, vectorScore: scores[passage.chunkID]))
         }
         return Retrieval(passages: retrieved, queryVector: vector, vectorModel: embedder.model)
     }
@@ -161,10 +159,7 @@ public struct HybridRetriever: Retriever {
             guard let passage = passagesByID[id] else { continue }   // removed since it was ranked
             var explanation = result.explanations[id] ?? RetrievalExplanation()
             explanation.fusedScore = score
-            var retrieved = RetrievedPassage(passage: passage, rank: passages.count + 1, score: score,
-                                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text))
-            retrieved.explanation = explanation
-            passages.append(retrieved)
+            passages.append(matcher.retrieved(passage, rank: passages.count + 1, score: score, explanation: explanation))
         }
         return Retrieval(passages: passages, queryVector: queryVector, vectorModel: vector.embedder.model)
     }

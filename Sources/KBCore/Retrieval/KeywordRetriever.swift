@@ -1,3 +1,5 @@
+import Foundation
+
 /// BM25 keyword retrieval through the store's keyword index (see README, "Keyword search for Chinese").
 public struct KeywordRetriever: Retriever {
     public let mode = "keyword"
@@ -28,9 +30,8 @@ public struct KeywordRetriever: Retriever {
         var scores: [Int: Double] = [:]
         for hit in hits { scores[hit.chunkID] = hit.score }
         return passages.enumerated().map { offset, passage in
-            RetrievedPassage(passage: passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
-                             matchedTerms: matcher.matchedTerms(in: passage.heading + "\n" + passage.text),
-                             explanation: RetrievalExplanation(keywordRank: offset + 1, keywordScore: scores[passage.chunkID]))
+            matcher.retrieved(passage, rank: offset + 1, score: scores[passage.chunkID] ?? 0,
+                              explanation: RetrievalExplanation(keywordRank: offset + 1, keywordScore: scores[passage.chunkID]))
         }
     }
 }
@@ -124,7 +125,7 @@ struct TermMatcher {
                 }
                 let folded = TextAnalyzer.foldWord(scalars[start..<i], ascii: ascii)
                 guard !folded.isEmpty else { continue }
-                let stem = PorterStemmer.stem(folded)
+                let stem = Self.stem(folded)
                 if stems.contains(stem) { add(start..<i, stem) }
             } else {
                 i += 1
@@ -132,6 +133,24 @@ struct TermMatcher {
         }
         return (spans, terms)
     }
+
+    /// A retrieved passage with the query's terms matched once: the distinct terms of its heading and text (as
+    /// ``matchedTerms(in:)`` of both), and the spans in its text for the snippet.
+    func retrieved(_ passage: Passage, rank: Int, score: Double, explanation: RetrievalExplanation?) -> RetrievedPassage {
+        let heading = passage.heading.isEmpty ? [] : matches(in: Array(passage.heading.unicodeScalars)).terms
+        let text = matches(in: Array(passage.text.unicodeScalars))
+        var seen = Set<String>()
+        var retrieved = RetrievedPassage(passage: passage, rank: rank, score: score,
+                                         matchedTerms: (heading + text.terms).filter { seen.insert($0).inserted }, explanation: explanation)
+        retrieved.textSpans = text.spans
+        return retrieved
+    }
+
+    /// The stem of a folded word, from a cache shared by every search (passages repeat the same words).
+    static func stem(_ folded: String) -> String {
+        stemCache.stem(folded)
+    }
+    static let stemCache = StemCache()
 
     /// Distinct matched terms, in first-occurrence order.
     func matchedTerms(in text: String) -> [String] {
@@ -143,9 +162,11 @@ struct TermMatcher {
 /// Cuts a window of text around the best cluster of matches.
 enum SnippetBuilder {
     /// A snippet of at most about `width` Unicode scalars and the highlighted spans inside it.
-    static func snippet(_ text: String, matcher: TermMatcher, width: Int = 240) -> (text: String, highlights: [[Int]]) {
+    /// `spans`: the matches in `text` when already known (``RetrievedPassage/textSpans``).
+    static func snippet(_ text: String, matcher: TermMatcher, spans known: [Range<Int>]? = nil,
+                        width: Int = 240) -> (text: String, highlights: [[Int]]) {
         let scalars = Array(text.unicodeScalars)
-        let spans = matcher.matches(in: scalars).spans
+        let spans = known ?? matcher.matches(in: scalars).spans
         guard scalars.count > width else {
             return (collapseNewlines(scalars, 0..<scalars.count).text, shift(spans, in: scalars, window: 0..<scalars.count))
         }
@@ -183,5 +204,31 @@ enum SnippetBuilder {
             let upper = min(span.upperBound, window.upperBound)
             return lower < upper ? [lower - window.lowerBound, upper - window.lowerBound] : nil
         }
+    }
+}
+
+/// Porter stems of folded words, memoised: sixteen locked shards, each emptied when it reaches its capacity.
+final class StemCache: @unchecked Sendable {
+    private var tables: [[String: String]]
+    private let locks: [NSLock]
+    private let capacity: Int
+
+    init(capacity: Int = 32_768) {
+        self.capacity = capacity
+        tables = Array(repeating: [:], count: 16)
+        locks = (0..<16).map { _ in NSLock() }
+    }
+
+    func stem(_ word: String) -> String {
+        let shard = (Int(word.utf8.first ?? 0) &+ word.utf8.count) & 15
+        locks[shard].lock()
+        if let known = tables[shard][word] { locks[shard].unlock(); return known }
+        locks[shard].unlock()
+        let stem = PorterStemmer.stem(word)
+        locks[shard].lock()
+        if tables[shard].count >= capacity { tables[shard].removeAll(keepingCapacity: true) }
+        tables[shard][word] = stem
+        locks[shard].unlock()
+        return stem
     }
 }

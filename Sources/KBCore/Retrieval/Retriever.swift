@@ -9,6 +9,8 @@ public struct RetrievedPassage: Sendable, Equatable {
     public var matchedTerms: [String]
     /// Ranks and scores on each side, for hybrid and vector retrieval.
     public var explanation: RetrievalExplanation?
+    /// Where the query's terms are in the passage's text, when the retriever matched them (snippets reuse it).
+    var textSpans: [Range<Int>]?
 
     public init(passage: Passage, rank: Int, score: Double, matchedTerms: [String], explanation: RetrievalExplanation? = nil) {
         self.passage = passage
