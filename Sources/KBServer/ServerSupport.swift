@@ -87,9 +87,14 @@ enum JSONBody {
     }()
 
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        let buffer: ByteBuffer
+        if let writable = value as? any JSONWritable {
+            buffer = ByteBuffer(bytes: JSONWriter.encode(writable))   // the same bytes, without Foundation's encoder
+        } else {
+            buffer = ByteBuffer(bytes: (try? encoder.encode(value)) ?? Data("{}".utf8))
+        }
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+                        body: ResponseBody(byteBuffer: buffer))
     }
 
     static func response(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {

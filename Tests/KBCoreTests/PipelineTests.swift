@@ -85,45 +85,52 @@ import KBTestSupport
 
 /// The generation queue is per backend: a server that can write several answers at once gets them.
 @Suite struct GenerationQueueTests {
-    /// Counts how many answers it writes at the same time.
+    /// Counts how many answers are written at the same time.
     final class Overlap: @unchecked Sendable {
         private let lock = NSLock()
-        private var current = 0
-        private(set) var maximum = 0
-        func enter() { lock.withLock { current += 1; maximum = max(maximum, current) } }
-        func leave() { lock.withLock { current -= 1 } }
+        private var active = 0
+        private var highest = 0
+        var current: Int { lock.withLock { active } }
+        var maximum: Int { lock.withLock { highest } }
+        func enter() { lock.withLock { active += 1; highest = max(highest, active) } }
+        func leave() { lock.withLock { active -= 1 } }
     }
 
+    /// Waits (up to 10 s) until `together` answers are being written at once, then answers.
     struct TimedGenerator: AnswerGenerator {
         let name = "timed"
         let model: String? = nil
         let overlap: Overlap
+        let together: Int
         func generate(_ request: GenerationRequest, onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> GeneratedAnswer {
             overlap.enter()
             defer { overlap.leave() }
-            try? await Task.sleep(nanoseconds: 300_000_000)
+            let deadline = Date().addingTimeInterval(10)
+            while overlap.current < together && Date() < deadline { try? await Task.sleep(nanoseconds: 10_000_000) }
             return try await ExtractiveGenerator().generate(request, onText: onText)
         }
     }
 
-    static func service(concurrency: Int, overlap: Overlap, folder: TemporaryFolder) async throws -> KnowledgeService {
+    static func service(concurrency: Int, together: Int, queue: Int, overlap: Overlap, folder: TemporaryFolder) async throws -> KnowledgeService {
         folder.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
         var registry = ComponentRegistry.standard
         registry.registerGenerator("timed", summary: { _ in "test" }) { _ in
-            GeneratorChoice(generator: TimedGenerator(overlap: overlap), concurrency: concurrency)
+            GeneratorChoice(generator: TimedGenerator(overlap: overlap, together: together), concurrency: concurrency)
         }
         var configuration = Configuration(databasePath: folder.path + "/.kb/kb.sqlite", knowledgeFolders: [folder.path + "/docs"])
         configuration.generation.generator = "timed"
         let kb = try KnowledgeBase(configuration: configuration, create: true, registry: registry)
         _ = try await kb.ingest(embed: false)
-        return try KnowledgeService(knowledgeBase: kb, queue: 0)
+        return try KnowledgeService(knowledgeBase: kb, queue: queue)
     }
 
     static func askAll(_ service: KnowledgeService, _ count: Int) async -> [KBError.Code?] {
         await withTaskGroup(of: KBError.Code?.self) { group in
             for _ in 0..<count {
                 group.addTask {
-                    do { _ = try await service.ask(AskRequest(question: "When did the Colosseum in Rome open?")); return nil } catch { return (error as? KBError)?.code ?? .internalError }
+                    do { _ = try await service.ask(AskRequest(question: "When did the Colosseum in Rome open?")); return nil } catch {
+                        return (error as? KBError)?.code ?? .internalError
+                    }
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -132,22 +139,34 @@ import KBTestSupport
 
     @Test func aServerBackendWritesSeveralAnswersAtOnce() async throws {
         let overlap = Overlap(), folder = TemporaryFolder()
-        let service = try await Self.service(concurrency: 3, overlap: overlap, folder: folder)
+        let service = try await Self.service(concurrency: 3, together: 3, queue: 0, overlap: overlap, folder: folder)
+        #expect(service.generation.running == 3)
         let outcomes = await Self.askAll(service, 3)
         #expect(outcomes.allSatisfy { $0 == nil }, "\(outcomes)")
-        #expect(overlap.maximum == 3)
-        // One more than it may write, with no room to wait: refused as busy, the others answered.
-        let crowded = await Self.askAll(service, 4)
-        #expect(crowded.filter { $0 == nil }.count == 3 && crowded.filter { $0 == .busy }.count == 1, "\(crowded)")
+        #expect(overlap.maximum == 3, "three answers were written at the same time")
         withExtendedLifetime(folder) {}
     }
 
     @Test func anInProcessModelWritesOneAtATime() async throws {
         let overlap = Overlap(), folder = TemporaryFolder()
-        let service = try await Self.service(concurrency: 1, overlap: overlap, folder: folder)
+        // One slot and room for one to wait: both are answered, one after the other, never two at once.
+        let service = try await Self.service(concurrency: 1, together: 1, queue: 1, overlap: overlap, folder: folder)
+        #expect(service.generation.running == 1)
         let outcomes = await Self.askAll(service, 2)
-        #expect(outcomes.filter { $0 == nil }.count == 1 && outcomes.filter { $0 == .busy }.count == 1, "\(outcomes)")
+        #expect(outcomes.allSatisfy { $0 == nil }, "\(outcomes)")
         #expect(overlap.maximum == 1)
         withExtendedLifetime(folder) {}
+    }
+
+    @Test func aFullQueueRefusesAtOnce() async throws {
+        let limiter = GenerationLimiter(running: 3, waiting: 1)
+        for _ in 0..<3 { try await limiter.acquire() }
+        let waiter = Task { try await limiter.acquire() }   // waits: one place in the queue
+        while await limiter.depth < 4 { await Task.yield() }
+        let refused = await expectKBError(.busy) { try await limiter.acquire() }
+        #expect(refused?.message.contains("busy") == true)
+        await limiter.release()
+        try await waiter.value   // the waiter got the freed slot
+        #expect(await limiter.depth == 3)
     }
 }

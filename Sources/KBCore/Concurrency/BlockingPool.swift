@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Threads of kb's own for blocking work (SQLite, BLAS, file parsing, external tools), so that it never
 /// occupies Swift's cooperative thread pool, where it would stall every other task of the process.
@@ -10,6 +13,10 @@ public final class BlockingPool: @unchecked Sendable {
     /// The pool the library uses: one thread per core, at least two (one slow call never starves the rest).
     public static let shared = BlockingPool(threads: max(2, ProcessInfo.processInfo.activeProcessorCount))
 
+    /// Threads for bulk background work — embedding the passages of an ingest — at a lower scheduling priority
+    /// (nice +10): they use every idle cycle, but searches and the user's other programs come first.
+    public static let background = BlockingPool(threads: ProcessInfo.processInfo.activeProcessorCount, niceness: 10)
+
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var head = 0
@@ -19,10 +26,26 @@ public final class BlockingPool: @unchecked Sendable {
     /// Threads are added while every thread is busy, up to this many (a job may block on another job's result).
     private let maximumThreads: Int
 
+    /// Added to each thread's nice value when it starts (0: the process's priority).
+    private let niceness: Int32
+
     /// A pool that keeps `threads` threads and grows (up to 4 × `threads`, at least 16) while all are busy.
-    public init(threads: Int) {
+    public init(threads: Int, niceness: Int32 = 0) {
         minimumThreads = max(1, threads)
         maximumThreads = max(16, 4 * minimumThreads)
+        self.niceness = niceness
+    }
+
+    /// Runs `body(0)` … `body(iterations − 1)` on pool threads and waits for all of them (a blocking call, like
+    /// `DispatchQueue.concurrentPerform`, for synchronous callers such as an embedder).
+    public func perform(iterations: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        guard iterations > 0 else { return }
+        let group = DispatchGroup()
+        for index in 0..<iterations {
+            group.enter()
+            submit { body(index); group.leave() }
+        }
+        group.wait()
     }
 
     /// Runs `body` on a pool thread and returns its result.
@@ -51,7 +74,17 @@ public final class BlockingPool: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         if start {
-            let thread = Thread { [unowned self] in self.work() }
+            let thread = Thread { [unowned self] in
+                #if canImport(Glibc)
+                // On Linux the nice value is per thread: lowering one's own priority needs no privilege.
+                // (`who` 0 is the calling thread under NPTL; see setpriority(2), BUGS.)
+                if niceness != 0 {
+                    let which = __priority_which_t(PRIO_PROCESS.rawValue)
+                    _ = setpriority(which, 0, getpriority(which, 0) + niceness)
+                }
+                #endif
+                self.work()
+            }
             thread.name = "kb.blocking"
             thread.stackSize = 1 << 22
             thread.start()

@@ -58,11 +58,18 @@ public final class LocalEmbedder: Embedder {
         let plan = Self.plan(lengths: encoded.map(\.ids.count), workers: workers, tokensPerPass: tokensPerPass)
         let results = ResultSlots(count: texts.count)
         let encoder = self.encoder
-        DispatchQueue.concurrentPerform(iterations: plan.count) { worker in
+        let work: @Sendable (Int) -> Void = { worker in
             for pass in plan[worker] {
                 let vectors = encoder.encode(pass.map { encoded[$0].ids })
                 for (slot, vector) in zip(pass, vectors) { results.set(slot, vector) }
             }
+        }
+        if kind == .passage && texts.count > 1 {
+            // An ingest's bulk embedding: on the low-priority threads, so that searches (query embeddings
+            // included) are served first when both want the cores.
+            BlockingPool.background.perform(iterations: plan.count, work)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: plan.count, execute: work)
         }
         return EmbeddingBatch(vectors: results.values, truncated: truncated)
     }

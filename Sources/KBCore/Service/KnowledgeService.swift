@@ -119,8 +119,8 @@ extension KBError.Code {
 /// How many answers a generator writes at once and how many may wait: the rest are refused at once
 /// (``KBError/Code/busy``) rather than piling up.
 public actor GenerationLimiter {
-    public let running: Int
-    public let waiting: Int
+    public nonisolated let running: Int
+    public nonisolated let waiting: Int
     private var active = 0
     private var queue: [CheckedContinuation<Void, Never>] = []
 
