@@ -17,6 +17,11 @@ public final class BlockingPool: @unchecked Sendable {
     /// (nice +10): they use every idle cycle, but searches and the user's other programs come first.
     public static let background = BlockingPool(threads: ProcessInfo.processInfo.activeProcessorCount, niceness: 10)
 
+    /// Exactly one thread per core for CPU-bound work that never waits on other jobs (query embeddings): sixteen
+    /// concurrent searches embed two at a time instead of sixteen threads thrashing two cores' caches.
+    public static let compute = BlockingPool(threads: ProcessInfo.processInfo.activeProcessorCount,
+                                             maximumThreads: ProcessInfo.processInfo.activeProcessorCount)
+
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var head = 0
@@ -29,10 +34,11 @@ public final class BlockingPool: @unchecked Sendable {
     /// Added to each thread's nice value when it starts (0: the process's priority).
     private let niceness: Int32
 
-    /// A pool that keeps `threads` threads and grows (up to 4 × `threads`, at least 16) while all are busy.
-    public init(threads: Int, niceness: Int32 = 0) {
+    /// A pool that keeps `threads` threads and grows while all are busy, up to `maximumThreads` (default 4 ×
+    /// `threads`, at least 16: a job may block on another job's result).
+    public init(threads: Int, maximumThreads: Int? = nil, niceness: Int32 = 0) {
         minimumThreads = max(1, threads)
-        maximumThreads = max(16, 4 * minimumThreads)
+        self.maximumThreads = max(minimumThreads, maximumThreads ?? max(16, 4 * minimumThreads))
         self.niceness = niceness
     }
 

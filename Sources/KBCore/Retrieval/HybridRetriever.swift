@@ -42,7 +42,9 @@ public struct VectorRetriever: Retriever {
     /// The query's embedding, computed on a ``BlockingPool`` thread (the encoder is CPU-bound).
     func embed(_ query: AnalyzedQuery) async throws(KBError) -> [Float] {
         let embedder = self.embedder, text = query.normalized
-        return try await BlockingPool.shared.run { () throws(KBError) -> [Float] in
+        // A local model is CPU-bound: one embedding per core at a time. A remote one waits on the network.
+        let pool = embedder is LocalEmbedder ? BlockingPool.compute : BlockingPool.shared
+        return try await pool.run { () throws(KBError) -> [Float] in
             try embedder.embed([text], kind: .query).vectors[0]
         }
     }
