@@ -207,13 +207,14 @@ enum SnippetBuilder {
     }
 }
 
-/// Porter stems of folded words, memoised: sixteen locked shards, each emptied when it reaches its capacity.
+/// Porter stems of folded words, memoised: sixteen locked shards of at most 8,192 words (a few MiB in all), each
+/// emptied when it is full.
 final class StemCache: @unchecked Sendable {
     private var tables: [[String: String]]
     private let locks: [NSLock]
     private let capacity: Int
 
-    init(capacity: Int = 32_768) {
+    init(capacity: Int = 8_192) {
         self.capacity = capacity
         tables = Array(repeating: [:], count: 16)
         locks = (0..<16).map { _ in NSLock() }
