@@ -258,6 +258,35 @@ func events(_ text: String) -> [(event: String, data: String)] {
         }
     }
 
+    @Test func aWatcherIngestThatFailsIsCountedAndRetried() async throws {
+        let ws = Workspace()
+        try await withServer(try ws.knowledgeBase(), watch: 0.2) { client in
+            // Another ingest (another process, as far as the daemon can tell) holds the lock.
+            var lease: (any IngestLease)? = try await SQLiteStore(path: ws.path + "/.kb/kb.sqlite", create: false).acquireIngestLease()
+            try "# Lyon\n\nLyon is known for its silk weavers.\n".write(toFile: ws.path + "/docs/lyon.md", atomically: true, encoding: .utf8)
+            func failures() async throws -> Int {
+                let metrics = try await client.send("GET", "/metrics").text
+                let line = metrics.split(separator: "\n").first { $0.hasPrefix("kb_watch_ingest_failures_total ") }
+                return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+            }
+            var counted = 0
+            for _ in 0..<300 where counted == 0 {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                counted = try await failures()
+            }
+            #expect(counted >= 1, "the failed background ingest was not counted")
+            lease = nil   // the other ingest ends: the watcher's next try succeeds
+            var found = false
+            for _ in 0..<300 where !found {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                let search = try await client.send("POST", "/v1/search", json: ["query": "silk weavers"])
+                found = (try search.json()["results"] as? [[String: Any]] ?? []).contains { ($0["path"] as? String)?.hasSuffix("/docs/lyon.md") == true }
+            }
+            #expect(found, "the watcher did not try again once the lock was free")
+            withExtendedLifetime(lease) {}
+        }
+    }
+
     @Test func changedFilesAreIngestedWhileServing() async throws {
         let ws = Workspace()
         try await withServer(try ws.knowledgeBase(), watch: 0.2) { client in
