@@ -155,13 +155,10 @@ struct BM25Index: Sendable {
                 for match in matches { accumulate(match.slot, frequency: weight * Double(match.count), idf: phraseIDF) }
             }
         }
-        var heap = TopK(capacity: min(limit, touched.count))
-        for slot in touched {
-            // TopK keeps the highest Float; break ties toward the lower chunk id through the row order below.
-            heap.offer(Float(scores[Int(slot)]), Int(slot))
-        }
-        // Re-rank the survivors in Double precision, ties by chunk id.
-        return heap.sorted().map { ScoredChunk(chunkID: chunkIDs[$0.row], score: scores[$0.row]) }
+        var heap = ScoredTopK<Double>(capacity: min(limit, touched.count))
+        for slot in touched { heap.offer(scores[Int(slot)], Int(slot)) }
+        // Best first, ties by chunk id.
+        return heap.sorted().map { ScoredChunk(chunkID: chunkIDs[$0.row], score: $0.score) }
             .sorted { $0.score != $1.score ? $0.score > $1.score : $0.chunkID < $1.chunkID }
     }
 

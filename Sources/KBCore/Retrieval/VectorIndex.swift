@@ -102,9 +102,12 @@ public struct FlatVectorIndex: VectorIndex {
     }
 }
 
-/// The best `capacity` (score, row) pairs seen, kept in a min-heap.
-struct TopK {
-    private(set) var items: [(score: Float, row: Int)] = []
+/// The best vectors by cosine.
+typealias TopK = ScoredTopK<Float>
+
+/// The best `capacity` (score, row) pairs seen, kept in a min-heap: Float scores for vectors, Double for BM25.
+struct ScoredTopK<Score: Comparable> {
+    private(set) var items: [(score: Score, row: Int)] = []
     let capacity: Int
 
     init(capacity: Int) {
@@ -113,7 +116,7 @@ struct TopK {
     }
 
     @inline(__always)
-    mutating func offer(_ score: Float, _ row: Int) {
+    mutating func offer(_ score: Score, _ row: Int) {
         if items.count < capacity {
             items.append((score, row))
             var child = items.count - 1
@@ -139,7 +142,7 @@ struct TopK {
     }
 
     /// Best first; ties broken by row order.
-    func sorted() -> [(score: Float, row: Int)] {
+    func sorted() -> [(score: Score, row: Int)] {
         items.sorted { $0.score != $1.score ? $0.score > $1.score : $0.row < $1.row }
     }
 }

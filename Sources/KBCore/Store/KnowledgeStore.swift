@@ -131,7 +131,7 @@ public protocol VectorStore: Sendable {
     func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) async throws(KBError)
     /// Vector counts per model (exact).
     func embeddingCoverage() async throws(KBError) -> [EmbeddingCoverage]
-    /// Chunks and vector counts as search sees them; may lag the latest writes by about a second.
+    /// Chunks and vector counts as search sees them (cheap: recounted only after a change was committed).
     func searchCoverage() async throws(KBError) -> SearchCoverage
     /// The `limit` chunks whose `model` vectors have the highest cosine with `query`, best first.
     func nearestChunks(model: String, to query: [Float], limit: Int) async throws(KBError) -> [ScoredChunk]

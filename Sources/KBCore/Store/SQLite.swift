@@ -109,22 +109,18 @@ final class SQLiteConnection {
         try query(sql, arguments).first?.values.first ?? .null
     }
 
-    /// Runs `body` in an immediate transaction; rolls back if it throws.
+    /// Runs `body` in an immediate (write) transaction; rolls back if it throws.
     func transaction<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+        try inTransaction("BEGIN IMMEDIATE", body)
     }
 
     /// Runs `body` in a deferred (read) transaction: every statement in it sees one snapshot of the database.
     func readTransaction<T>(_ body: () throws(KBError) -> T) throws(KBError) -> T {
-        try execute("BEGIN")
+        try inTransaction("BEGIN", body)
+    }
+
+    private func inTransaction<T>(_ begin: String, _ body: () throws(KBError) -> T) throws(KBError) -> T {
+        try execute(begin)
         do {
             let result = try body()
             try execute("COMMIT")
