@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         // The daemon's HTTP server; no traits (no swift-configuration, no full-Foundation extras).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // The Model Context Protocol server (stdio and Streamable HTTP transports).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         // System SQLite (Debian's libsqlite3-dev): FTS5 is compiled in.
@@ -27,9 +29,15 @@ let package = Package(
             dependencies: ["CSQLite", "CLibXML2", "CLlama", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // kb's MCP tools over the service layer, and MCP sessions for any HTTP server.
+        .target(
+            name: "KBMCP",
+            dependencies: ["KBCore", .product(name: "MCP", package: "swift-sdk")],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         .target(
             name: "KBServer",
-            dependencies: ["KBCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["KBCore", "KBMCP", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .executableTarget(
@@ -37,6 +45,7 @@ let package = Package(
             dependencies: [
                 "KBCore",
                 "KBServer",
+                "KBMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

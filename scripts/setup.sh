@@ -13,6 +13,12 @@ cd "$(dirname "$0")/.."
 # Recommends of libpoppler, so --no-install-recommends would leave it out and pdftotext would drop CJK text).
 # gcc and make: cmake Recommends them; llama.cpp is built with them (libc6-dev: gcc's Recommends, its C headers).
 packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils poppler-data zlib1g-dev pkg-config time cmake gcc g++ make libc6-dev curl)
+# With --for-tests (scripts/test.sh): the browser the web page is tested in. Headless chromium needs none of its
+# Recommends (upower, udev, mesa, printing); of them the tests use fonts and fontconfig, named here, plus a CJK font
+# so that Chinese renders in the screenshots (fonts-wqy-microhei, 5 MB).
+if [ "${1:-}" = "--for-tests" ]; then
+  packages+=(chromium chromium-driver fontconfig fonts-dejavu-core fonts-wqy-microhei)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -3,19 +3,22 @@
 # Tests that use ../shared/data run when it is present and are skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-# A virtual environment with the official openai client, for the test that talks to `kb serve` with it.
+scripts/setup.sh --for-tests
+# A virtual environment with the official clients kb's end-to-end tests drive it with: openai (the
+# OpenAI-compatible API), mcp (the MCP server over stdio and HTTP) and selenium (the web page in Debian's chromium).
 venv=.venv-test
-openai_version=1.109.1
-if [ ! -f "$venv/.openai-$openai_version" ]; then
-  echo "test: creating $venv with openai==$openai_version" >&2
+pins="openai==1.109.1 mcp==2.3.0 selenium==4.51.0"
+stamp="$venv/.pins-$(echo "$pins" | sha256sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "test: creating $venv with $pins" >&2
   rm -rf "$venv"
   python3 -m venv "$venv" || {
     echo "test: python3 cannot create a virtual environment; install Debian's python3-venv (scripts/setup.sh does when it can)" >&2
     exit 1
   }
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "openai==$openai_version" >&2
-  touch "$venv/.openai-$openai_version"
+  # shellcheck disable=SC2086
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pins >&2
+  touch "$stamp"
 fi
 swift build --build-tests
 swift test --skip-build "$@"

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import KBCore
+import KBMCP
 import Logging
 import NIOCore
 
@@ -13,19 +14,28 @@ public struct KBServer: Sendable {
     let service: KnowledgeService
     let settings: ServerSettings
     let metrics = ServerMetrics()
+    /// MCP sessions of `/mcp`.
+    let mcp: MCPSessions
 
     public init(kb: KnowledgeBase, settings: ServerSettings) throws(KBError) {
         try settings.validate()
         self.kb = kb
         self.settings = settings
         self.service = try KnowledgeService(knowledgeBase: kb, queue: settings.maxQueuedGenerations)
+        var logger = Logger(label: "kb.mcp")
+        logger.logLevel = Self.logLevel
+        self.mcp = MCPSessions(service: service, loopbackOnly: settings.isLoopback, logger: logger)
+    }
+
+    static var logLevel: Logger.Level {
+        ProcessInfo.processInfo.environment["KB_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
     }
 
     /// Runs until SIGINT/SIGTERM (in-flight requests finish first) or until the task is cancelled.
     /// `onRunning` gets the bound port (useful with port 0).
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "kb.serve")
-        logger.logLevel = ProcessInfo.processInfo.environment["KB_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        logger.logLevel = Self.logLevel
         let app = Application(
             router: router(),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "kb"),
@@ -71,8 +81,30 @@ public struct KBServer: Sendable {
             let id = try context.parameters.require("id")
             return JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversation(id: id) })
         }
-        router.get("/v1/documents") { _, _ in
-            JSONBody.response(try await wrap { () async throws(KBError) in try await service.documents() })
+        router.get("/v1/conversations") { _, _ in
+            JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversations() })
+        }
+        router.get("/v1/feedback") { request, _ in
+            let worst = request.uri.queryParameters.get("worst").flatMap { Int($0) } ?? 10
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.feedbackReport(worst: min(100, worst)) })
+        }
+        router.get("/v1/status") { _, _ in
+            JSONBody.response(try await wrap { () async throws(KBError) in try await service.status() })
+        }
+        router.get("/v1/documents") { request, _ in
+            let query = request.uri.queryParameters
+            let filter = DocumentFilter(folder: query.get("folder"), format: query.get("format"))
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.documents(filter) })
+        }
+        router.get("/v1/documents/:id") { _, context in
+            guard let id = Int(try context.parameters.require("id")) else {
+                throw APIError(.badRequest, "invalid_request", "A document id is an integer.")
+            }
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.document(id: id) })
+        }
+        router.post("/v1/read") { request, _ in
+            let body = try await JSONBody.decode(ReadRequest.self, request, limit: limit)
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.read(body) })
         }
         router.post("/v1/documents") { request, _ in
             let body = try await JSONBody.decode(IngestRequest.self, request, limit: limit)
@@ -90,6 +122,10 @@ public struct KBServer: Sendable {
             JSONBody.response(["object": "list", "data": [["id": OpenAIChat.modelName, "object": "model", "created": 0, "owned_by": "kb"]]])
         }
         router.post("/v1/chat/completions") { request, _ in try await OpenAIChat(server: self).complete(request) }
+        let mcp = MCPEndpoint(sessions: self.mcp, limit: limit)
+        router.post("/mcp") { request, _ in try await mcp.handle(request) }
+        router.get("/mcp") { request, _ in try await mcp.handle(request) }
+        router.delete("/mcp") { request, _ in try await mcp.handle(request) }
         return router
     }
 
@@ -264,7 +300,8 @@ struct ObservingMiddleware: RouterMiddleware {
     static func route(_ path: String) -> String {
         if path.hasPrefix("/v1/conversations/") { return "/v1/conversations/:id" }
         if path.hasPrefix("/v1/documents/") { return "/v1/documents/:id" }
-        let known = ["/healthz", "/metrics", "/v1/search", "/v1/ask", "/v1/feedback", "/v1/documents", "/v1/models", "/v1/chat/completions"]
+        let known = ["/healthz", "/metrics", "/v1/search", "/v1/ask", "/v1/feedback", "/v1/documents", "/v1/models", "/v1/chat/completions",
+                     "/v1/status", "/v1/read", "/v1/conversations", "/mcp", "/"]
         return known.contains(path) ? path : "other"
     }
 }

@@ -26,13 +26,8 @@ struct KBProcess {
         }
     }
 
-    /// Starts kb; the caller waits or signals.
-    static func start(_ arguments: [String], in directory: String, environment extra: [String: String] = [:],
-                      stdin: String? = nil) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    /// The environment kb runs in for a test: no user configuration, no colour, the extractive generator.
+    static func environment(in directory: String, _ extra: [String: String] = [:]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["KB_DB"] = nil
         environment["KB_CONFIG"] = nil
@@ -41,7 +36,17 @@ struct KBProcess {
         // Answers come from the deterministic extractive generator unless a test asks for a model.
         environment["KB_GENERATOR"] = "extractive"
         environment.merge(extra) { _, new in new }
-        process.environment = environment
+        return environment
+    }
+
+    /// Starts kb; the caller waits or signals.
+    static func start(_ arguments: [String], in directory: String, environment extra: [String: String] = [:],
+                      stdin: String? = nil) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = environment(in: directory, extra)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -453,8 +458,9 @@ enum RepositoryModels {
     static let clientScript = RepositoryModels.root.appendingPathComponent("Tests/KBCLITests/Scripts/openai_client.py").path
 
     /// Starts `kb serve --port 0` and waits for the line that names the port.
-    static func serve(in ws: Workspace, token: String) throws -> (Process, Int) {
-        let (process, _, err) = try KBProcess.start(["serve", "--port", "0"], in: ws.path, environment: ["KB_API_TOKEN": token])
+    static func serve(in ws: Workspace, token: String, environment: [String: String] = [:]) throws -> (Process, Int) {
+        let (process, _, err) = try KBProcess.start(["serve", "--port", "0"], in: ws.path,
+                                                    environment: environment.merging(["KB_API_TOKEN": token]) { _, new in new })
         var seen = ""
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {

@@ -103,6 +103,15 @@ public enum StoreConformance {
         try expect(passages[0].text == texts[2] && passages[0].heading == "Fruit" && passages[0].path == "/kb/fruit.md",
                    "passage content: \(passages[0])")
         try expect(passages[1].startLine == 1, "lines kept")
+        // A document's chunks in order, with their offsets; another document's are not among them.
+        _ = try await store.saveDocument(document("/kb/other.md", chunks: 1), chunks: chunks(["Other text."]), replacing: nil)
+        let spans = try await store.documentChunks(documentID: stats.documentID)
+        try expect(spans.map(\.chunkID) == ids && spans.map(\.ordinal) == [0, 1, 2], "document chunks: \(spans.map(\.chunkID)) vs \(ids)")
+        try expect(spans.map(\.text) == texts && spans[1].startOffset == texts[0].unicodeScalars.count + 1
+                   && spans[1].endOffset == spans[1].startOffset + texts[1].unicodeScalars.count && spans[2].startLine == 3,
+                   "chunk spans: \(spans)")
+        try expect(try await store.documentChunks(documentID: 999_999).isEmpty, "unknown document has no chunks")
+        try await store.removeDocument(id: try await store.documents().first { $0.path == "/kb/other.md" }!.id)
         let problems = try await store.consistencyProblems()
         try expect(problems.isEmpty, "consistency: \(problems)")
         let status = try await store.status()
@@ -299,6 +308,12 @@ public enum StoreConformance {
         let conversation = try await store.conversation(id: id)
         try expect(conversation?.title == "When did it open?" && conversation?.turns.isEmpty == true, "new conversation: \(String(describing: conversation))")
         try expect(try await store.conversation(id: "c_missing") == nil, "unknown conversation is nil")
+        let second = try await store.createConversation(title: "Who built it?")
+        let third = try await store.createConversation(title: "Why?")
+        let listed = try await store.conversations(limit: 2)
+        try expect(listed.count == 2 && Set(listed.map(\.id)).isSubset(of: [id, second, third]) && listed.allSatisfy { $0.turns == 0 },
+                   "conversation list: \(listed)")
+        try expect(Set(try await store.conversations(limit: 10).map(\.id)) == [id, second, third], "all conversations listed")
         let report = try await store.feedbackReport(worst: 5)
         try expect(report.answers == 0 && report.rated == 0, "empty feedback report: \(report)")
         do {

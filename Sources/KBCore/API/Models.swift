@@ -43,6 +43,62 @@ public struct Passage: Sendable, Equatable {
     }
 }
 
+/// A stored chunk's place in its document: what a reader needs to show the document with its chunks marked.
+public struct ChunkSpan: Sendable, Equatable, Codable {
+    public var chunkID: Int
+    /// Position in the document, from 0.
+    public var ordinal: Int
+    public var heading: String
+    /// The chunk's text: the document text between the offsets.
+    public var text: String
+    /// Offsets into the document text, in Unicode scalars.
+    public var startOffset: Int
+    public var endOffset: Int
+    /// 1-based source lines, inclusive.
+    public var startLine: Int
+    public var endLine: Int
+    public var page: Int?
+
+    public init(chunkID: Int, ordinal: Int, heading: String, text: String, startOffset: Int, endOffset: Int,
+                startLine: Int, endLine: Int, page: Int?) {
+        self.chunkID = chunkID; self.ordinal = ordinal; self.heading = heading; self.text = text
+        self.startOffset = startOffset; self.endOffset = endOffset; self.startLine = startLine; self.endLine = endLine; self.page = page
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ordinal, heading, text, page
+        case chunkID = "chunk_id", startOffset = "start_offset", endOffset = "end_offset", startLine = "start_line", endLine = "end_line"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(String(chunkID), forKey: .chunkID)   // chunk ids are strings in kb's JSON
+        try container.encode(ordinal, forKey: .ordinal)
+        try container.encode(heading, forKey: .heading)
+        try container.encode(text, forKey: .text)
+        try container.encode(startOffset, forKey: .startOffset)
+        try container.encode(endOffset, forKey: .endOffset)
+        try container.encode(startLine, forKey: .startLine)
+        try container.encode(endLine, forKey: .endLine)
+        try container.encodeIfPresent(page, forKey: .page)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let raw = try container.decode(String.self, forKey: .chunkID)
+        guard let id = Int(raw) else { throw DecodingError.dataCorruptedError(forKey: .chunkID, in: container, debugDescription: "not a chunk id") }
+        chunkID = id
+        ordinal = try container.decode(Int.self, forKey: .ordinal)
+        heading = try container.decode(String.self, forKey: .heading)
+        text = try container.decode(String.self, forKey: .text)
+        startOffset = try container.decode(Int.self, forKey: .startOffset)
+        endOffset = try container.decode(Int.self, forKey: .endOffset)
+        startLine = try container.decode(Int.self, forKey: .startLine)
+        endLine = try container.decode(Int.self, forKey: .endLine)
+        page = try container.decodeIfPresent(Int.self, forKey: .page)
+    }
+}
+
 /// A file an ingest could not read, with the reason.
 public struct IngestFailure: Sendable, Equatable, Codable {
     public var path: String

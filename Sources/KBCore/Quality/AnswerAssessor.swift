@@ -49,9 +49,21 @@ public struct AssessedSentence: Sendable, Equatable, Codable {
     public var corrected: Bool
     /// False for sentences without content words ("Yes."), which are not scored.
     public var scored: Bool
+    /// Where in each cited passage the sentence's support is: the passage sentence sharing most of its terms.
+    public var evidence: [Evidence] = []
+
+    /// A span of a cited passage's text that supports an answer sentence.
+    public struct Evidence: Sendable, Equatable, Codable {
+        /// The citation number (the passage's `[n]`).
+        public var passage: Int
+        /// Offsets into the passage text (the citation's `text`), in Unicode scalars.
+        public var start: Int
+        public var end: Int
+        public init(passage: Int, start: Int, end: Int) { self.passage = passage; self.start = start; self.end = end }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case text, citations, supported, support, corrected, scored
+        case text, citations, supported, support, corrected, scored, evidence
         case generatorCitations = "generator_citations"
     }
 }

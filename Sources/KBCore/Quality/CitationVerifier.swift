@@ -94,9 +94,12 @@ public struct CitationVerifier: AnswerAssessor {
             }
             let supported = !scored || bestSupport >= supportThreshold
             if !scored { citations = valid; corrected = false }
+            let evidence = supported && scored ? citations.compactMap { number in
+                Self.evidence(for: terms, in: shown[number - 1].passage.text).map { AssessedSentence.Evidence(passage: number, start: $0.lowerBound, end: $0.upperBound) }
+            } : []
             assessed.append(AssessedSentence(text: piece.text, citations: citations, generatorCitations: piece.citations,
                                              supported: supported, support: (bestSupport * 1000).rounded() / 1000,
-                                             corrected: corrected, scored: scored))
+                                             corrected: corrected, scored: scored, evidence: evidence))
         }
 
         let scoredSentences = assessed.filter(\.scored)
@@ -150,6 +153,20 @@ public struct CitationVerifier: AnswerAssessor {
     }
 
     /// Lexical support of a sentence by a passage (see the type's documentation).
+    /// The sentence of `passage` that contains most of the answer sentence's terms (scalar offsets), or nil when none
+    /// shares a term.
+    static func evidence(for sentence: ContentTerms, in passage: String) -> Range<Int>? {
+        let scalars = Array(passage.unicodeScalars)
+        var best: (range: Range<Int>, recall: Double)?
+        for range in SentenceSplitter.split(scalars, in: 0..<scalars.count) {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars[range])
+            let recall = sentence.recall(in: ContentTerms(String(view)))
+            if recall > (best?.recall ?? 0) { best = (range, recall) }
+        }
+        return best?.range
+    }
+
     static func lexicalSupport(sentence: ContentTerms, passage: ContentTerms, question: ContentTerms) -> Double {
         guard !sentence.isEmpty else { return 0 }
         let all = sentence.recall(in: passage)

@@ -29,8 +29,26 @@ public final class KnowledgeService: Sendable {
         try await knowledgeBase.conversation(id: id)
     }
 
-    public func documents() async throws(KBError) -> DocumentList {
-        DocumentList(documents: try await knowledgeBase.documents())
+    /// The documents (filtered by folder and format) and the files the last ingests could not read.
+    public func documents(_ filter: DocumentFilter = DocumentFilter()) async throws(KBError) -> DocumentList {
+        let documents = try await knowledgeBase.documents(matching: filter)
+        let failed = try await knowledgeBase.status().failed
+        return DocumentList(documents: documents, failed: failed)
+    }
+
+    /// A document's text with its chunks marked.
+    public func document(id: Int) async throws(KBError) -> DocumentText {
+        try await knowledgeBase.documentText(id: id)
+    }
+
+    /// The exact text of a chunk or of a document's line range.
+    public func read(_ request: ReadRequest) async throws(KBError) -> Excerpt {
+        try await knowledgeBase.read(request)
+    }
+
+    /// Conversations, the most recently continued first.
+    public func conversations(limit: Int = 50) async throws(KBError) -> ConversationList {
+        ConversationList(conversations: try await knowledgeBase.conversations(limit: limit))
     }
 
     public func status() async throws(KBError) -> StatusReport {
@@ -96,6 +114,13 @@ public final class KnowledgeService: Sendable {
 /// `GET /v1/documents`.
 public struct DocumentList: Sendable, Codable, Equatable {
     public var documents: [DocumentRecord]
+    /// Files that could not be ingested, with the reason.
+    public var failed: [IngestFailure] = []
+}
+
+/// `GET /v1/conversations`.
+public struct ConversationList: Sendable, Codable, Equatable {
+    public var conversations: [ConversationSummary]
 }
 
 /// `POST /v1/feedback`'s reply.

@@ -61,16 +61,17 @@ extension KBError.Code {
 }
 
 /// Any JSON object key.
-struct FieldKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
+public struct FieldKey: CodingKey {
+    public var stringValue: String
+    public var intValue: Int?
+    public init(_ name: String) { self.stringValue = name }
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
 }
 
 extension Decoder {
-    /// Refuses keys that are not in `allowed`.
-    func rejectUnknownFields(_ allowed: [String]) throws {
+    /// Refuses keys that are not in `allowed` (a ``KBError/Code/invalidArgument`` naming the field).
+    public func rejectUnknownFields(_ allowed: [String]) throws {
         let container = try container(keyedBy: FieldKey.self)
         if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !allowed.contains($0) }) {
             throw KBError(.invalidArgument, "Unknown field \"\(unknown)\"; allowed: \(allowed.sorted().joined(separator: ", ")).",
@@ -181,6 +182,28 @@ public struct FeedbackRequest: ServiceRequest, Equatable {
         guard rating == "up" || rating == "down" else {
             throw KBError(.invalidArgument, "Field \"rating\" must be \"up\" or \"down\".", details: ["field": "rating"])
         }
+    }
+}
+
+/// Which documents to list (`GET /v1/documents?folder=…&format=…`, MCP `list_documents`).
+public struct DocumentsRequest: ServiceRequest, Equatable {
+    public static let fields = ["folder", "format", "limit"]
+    public var folder: String?
+    public var format: String?
+    /// At most this many documents, 1…10000.
+    public var limit: Int?
+
+    public init(folder: String? = nil, format: String? = nil, limit: Int? = nil) {
+        self.folder = folder; self.format = format; self.limit = limit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(Self.fields)
+        let container = try decoder.container(keyedBy: FieldKey.self)
+        folder = try container.decodeIfPresent(String.self, forKey: FieldKey("folder"))
+        format = try container.decodeIfPresent(String.self, forKey: FieldKey("format"))
+        limit = try container.decodeIfPresent(Int.self, forKey: FieldKey("limit"))
+        try Validate.range(limit, "limit", 1...10_000)
     }
 }
 

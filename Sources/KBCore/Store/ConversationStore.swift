@@ -52,6 +52,19 @@ public struct Conversation: Sendable, Equatable, Codable {
     }
 }
 
+/// A conversation in a list: its title and how many turns it has.
+public struct ConversationSummary: Sendable, Equatable, Codable {
+    public var id: String
+    public var title: String
+    public var createdAt: Double
+    public var updatedAt: Double
+    public var turns: Int
+    enum CodingKeys: String, CodingKey {
+        case id, title, turns
+        case createdAt = "created_at", updatedAt = "updated_at"
+    }
+}
+
 /// What `kb feedback report` shows.
 public struct FeedbackReport: Sendable, Equatable, Codable {
     public struct Day: Sendable, Equatable, Codable {
@@ -81,6 +94,8 @@ public protocol ConversationStore: Sendable {
     func createConversation(title: String) async throws(KBError) -> String
     /// The conversation with its turns, or nil.
     func conversation(id: String) async throws(KBError) -> Conversation?
+    /// The most recently continued conversations first, without their turns.
+    func conversations(limit: Int) async throws(KBError) -> [ConversationSummary]
     /// Appends an answer to its conversation (its `turn` is assigned by the store) and returns the turn.
     @discardableResult func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int
     /// Stores a rating (+1 or −1) of an answer.
@@ -98,6 +113,18 @@ extension SQLiteStore: ConversationStore {
                                  [id, String(title.prefix(80)), now, now])
         }
         return id
+    }
+
+    public func conversations(limit: Int) async throws(KBError) -> [ConversationSummary] {
+        try await read { connection throws(KBError) in
+            try connection.query("""
+                SELECT c.id, c.title, c.created_at, c.updated_at, (SELECT count(*) FROM answers a WHERE a.conversation_id = c.id)
+                FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ?
+                """, [max(0, limit)]).map { row in
+                ConversationSummary(id: row.string(0), title: row.string(1), createdAt: row.double(2), updatedAt: row.double(3),
+                                    turns: row.int(4))
+            }
+        }
     }
 
     public func conversation(id: String) async throws(KBError) -> Conversation? {

@@ -57,6 +57,8 @@ public protocol DocumentStore: AnyObject, Sendable {
     func passages(ids: [Int]) async throws(KBError) -> [Passage]
     /// Number of stored chunks.
     func passageCount() async throws(KBError) -> Int
+    /// A document's chunks in document order, with their offsets into the document text.
+    func documentChunks(documentID: Int) async throws(KBError) -> [ChunkSpan]
     func status() async throws(KBError) -> StatusReport
     /// Invariants an interrupted ingest must not break; empty when the store is sound.
     func consistencyProblems() async throws(KBError) -> [String]

@@ -281,6 +281,19 @@ public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
         return try await read { connection throws(KBError) in try Self.passages(ids: ids, connection) }
     }
 
+    public func documentChunks(documentID: Int) async throws(KBError) -> [ChunkSpan] {
+        try await read { connection throws(KBError) in
+            try connection.query("""
+                SELECT id, ordinal, heading, text, start_offset, end_offset, start_line, end_line, page
+                FROM chunks WHERE document_id = ? ORDER BY ordinal
+                """, [documentID]).map { row in
+                ChunkSpan(chunkID: row.int(0), ordinal: row.int(1), heading: row.string(2), text: row.string(3),
+                          startOffset: row.int(4), endOffset: row.int(5), startLine: row.int(6), endLine: row.int(7),
+                          page: row.optionalInt(8))
+            }
+        }
+    }
+
     static func passages(ids: [Int], _ connection: SQLiteConnection) throws(KBError) -> [Passage] {
         guard !ids.isEmpty else { return [] }
         // One statement per batch size class keeps the prepared-statement cache small.

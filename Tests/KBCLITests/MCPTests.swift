@@ -1,0 +1,199 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import KBCore
+import Testing
+
+/// kb's MCP server driven by the official MCP Python SDK (pinned in scripts/test.sh): over stdio with `kb mcp` as
+/// the host's subprocess, and over Streamable HTTP on a running `kb serve`.
+@Suite(.serialized) struct MCPTests {
+    static let script = RepositoryModels.root.appendingPathComponent("Tests/KBCLITests/Scripts/mcp_client.py").path
+    static let slowModel = RepositoryModels.root.appendingPathComponent("Tests/KBCLITests/Scripts/slow_llm.py").path
+
+    static func workspace() throws -> Workspace {
+        let ws = Workspace()
+        ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.\n")
+        ws.write("docs/other/note.txt", "Nothing here about Rome.\n")
+        #expect(try ws.kb("ingest", "docs", "--no-embed").status == 0)
+        return ws
+    }
+
+    /// Runs the client script (at most two minutes) and decodes the JSON it prints.
+    static func client(_ arguments: [String], in ws: Workspace) throws -> [String: Any] {
+        guard FileManager.default.isExecutableFile(atPath: ServeProcessTests.venvPython) else {
+            throw KBError(.io, "no \(ServeProcessTests.venvPython): run scripts/test.sh, which creates it with the mcp package")
+        }
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        python.arguments = ["120", ServeProcessTests.venvPython, script] + arguments
+        python.currentDirectoryURL = URL(fileURLWithPath: ws.path)
+        python.environment = KBProcess.environment(in: ws.path)
+        let out = Pipe(), err = Pipe()
+        python.standardOutput = out
+        python.standardError = err
+        try python.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        guard python.terminationStatus == 0, let seen = try JSONSerialization.jsonObject(with: output) as? [String: Any] else {
+            throw KBError(.io, "the MCP client failed (status \(python.terminationStatus)): \(errors.suffix(3000))")
+        }
+        return seen
+    }
+
+    /// What both transports must show: the tools, structured results, progress, follow-ups, abstention, reading
+    /// around a hit, listing, and MCP errors for bad arguments.
+    static func checkSession(_ seen: [String: Any]) throws {
+        #expect(seen["server"] as? String == "kb")
+        #expect(["2025-11-25", "2025-06-18", "2025-03-26"].contains(seen["protocol"] as? String ?? ""))
+        #expect(seen["tools"] as? [String] == ["ask", "list_documents", "read", "search", "status"])
+        let schemas = try #require(seen["schemas"] as? [String: [String: Any]])
+        for tool in ["ask", "list_documents", "read", "search", "status"] {
+            #expect(schemas[tool]?["input"] as? String == "object" && schemas[tool]?["output"] as? String == "object", "\(tool) schemas")
+        }
+        #expect(schemas["search"]?["required"] as? [String] == ["query"])
+
+        let search = try #require(seen["search"] as? [String: Any])
+        #expect(search["is_error"] as? Bool == false)
+        let results = try #require((search["structured"] as? [String: Any])?["results"] as? [[String: Any]])
+        let top = try #require(results.first)
+        #expect((top["path"] as? String)?.hasSuffix("docs/rome.md") == true)
+        #expect(top["start_line"] as? Int == 3 && top["heading"] as? String == "Colosseum")
+        #expect((top["snippet"] as? String)?.contains("80 AD") == true)
+        #expect((top["explanation"] as? [String: Any])?["keyword_rank"] as? Int == 1, "why it was retrieved")
+        #expect((search["text"] as? String)?.contains("docs/rome.md:L3") == true)
+
+        let ask = try #require(seen["ask"] as? [String: Any])
+        let answer = try #require(ask["structured"] as? [String: Any])
+        #expect(answer["abstained"] as? Bool == false)
+        #expect((answer["answer"] as? String)?.contains("80 AD") == true)
+        let citation = try #require((answer["citations"] as? [[String: Any]])?.first)
+        #expect((citation["path"] as? String)?.hasSuffix("docs/rome.md") == true)
+        #expect(citation["supported"] as? Bool == true && citation["start_line"] as? Int == 3)
+        #expect(((answer["quality"] as? [String: Any])?["groundedness"] as? Double ?? 0) > 0.9)
+        #expect((ask["text"] as? String)?.contains("[1] ") == true)
+        let progress = try #require(seen["progress"] as? [[String: Any]])
+        #expect(progress.count >= 2, "progress while answering: \(progress)")
+        #expect(progress.contains { ($0["message"] as? String)?.contains("80 AD") == true })
+
+        let follow = try #require(seen["follow_up"] as? [String: Any])
+        #expect(follow["conversation_id"] as? String == answer["conversation_id"] as? String)
+        #expect(follow["turn"] as? Int == 2)
+        let abstain = try #require(seen["abstain"] as? [String: Any])
+        #expect(abstain["abstained"] as? Bool == true)
+        #expect((abstain["passages"] as? [Any]) != nil)
+
+        let chunk = try #require(seen["read_chunk"] as? [String: Any])
+        #expect(chunk["text"] as? String == top["text"] as? String)
+        let lines = try #require(seen["read_lines"] as? [String: Any])
+        #expect(lines["text"] as? String == "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.")
+        #expect(lines["total_lines"] as? Int == 3 && lines["source"] as? String == "file")
+
+        let documents = try #require((seen["documents"] as? [String: Any])?["documents"] as? [[String: Any]])
+        #expect(documents.count == 1 && documents.first?["format"] as? String == "markdown")
+        let inFolder = try #require((seen["documents_in_folder"] as? [String: Any])?["documents"] as? [[String: Any]])
+        #expect(inFolder.map { $0["path"] as? String ?? "" }.allSatisfy { $0.hasSuffix("docs/other/note.txt") } && inFolder.count == 1)
+        #expect((seen["status"] as? [String: Any])?["documents"] as? Int == 2)
+
+        let errors = try #require(seen["errors"] as? [String: [String: Any]])
+        for (name, fragment) in [("unknown_tool", "Unknown tool \"delete_everything\""), ("missing_field", "Field \"query\" is required"),
+                                 ("wrong_type", "Field \"k\" must be an integer"), ("unknown_field", "Unknown field \"limit\""),
+                                 ("empty_query", "Field \"query\" is empty"), ("outside", "/etc/passwd is neither a document"),
+                                 ("dotdot", "is neither a document")] {
+            #expect(errors[name]?["code"] as? Int == -32602, "\(name): \(errors[name] ?? [:])")
+            #expect((errors[name]?["message"] as? String)?.contains(fragment) == true, "\(name): \(errors[name] ?? [:])")
+        }
+        // A chunk that does not exist is a failed call the model can read, not a protocol error.
+        #expect(errors["no_such_chunk"]?["is_error"] as? Bool == true)
+        #expect((errors["no_such_chunk"]?["text"] as? String)?.contains("no chunk 987654") == true)
+        #expect(seen["after_errors"] as? Int == 2, "the server still answers")
+    }
+
+    @Test func stdioWithTheOfficialClient() async throws {
+        let ws = try Self.workspace()
+        let seen = try Self.client(["stdio", KBProcess.binary, ws.path], in: ws)
+        try Self.checkSession(seen)
+    }
+
+    @Test func streamableHTTPBehindTheToken() async throws {
+        let ws = try Self.workspace()
+        let token = "mcp-token-0123456789abcdef"
+        let (server, port) = try ServeProcessTests.serve(in: ws, token: token)
+        defer { server.terminate(); server.waitUntilExit() }
+        let seen = try Self.client(["http", "http://127.0.0.1:\(port)/mcp", token], in: ws)
+        try Self.checkSession(seen)
+        #expect(seen["no_token"] as? String == "MCPError")
+        #expect(seen["no_token_status"] as? Int == 401)
+        #expect(seen["foreign_origin_status"] as? Int == 403, "a page from another origin is refused")
+    }
+
+    /// A client that goes away while kb writes the answer stops the generation: the model server sees kb close
+    /// its stream within seconds, and the daemon goes on serving.
+    @Test func aClientThatDisconnectsMidAnswerCancelsTheGeneration() async throws {
+        let ws = try Self.workspace()
+        let model = Process()
+        model.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        model.arguments = ["-u", Self.slowModel]
+        let modelOut = Pipe()
+        model.standardOutput = modelOut
+        model.standardError = FileHandle.nullDevice
+        try model.run()
+        // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
+        defer { kill(model.processIdentifier, SIGKILL); model.waitUntilExit() }
+        let lines = LineReader(modelOut.fileHandleForReading)
+        let portLine = try #require(lines.next(matching: "port ", within: 10))
+        let modelPort = try #require(Int(portLine.dropFirst(5)))
+
+        let token = "mcp-token-0123456789abcdef"
+        let (server, port) = try ServeProcessTests.serve(in: ws, token: token, environment: [
+            "KB_GENERATOR": "openai", "KB_GENERATION_ENDPOINT": "http://127.0.0.1:\(modelPort)/v1"])
+        defer { server.terminate(); server.waitUntilExit() }
+
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: ServeProcessTests.venvPython)
+        client.arguments = [Self.script, "hang", "http://127.0.0.1:\(port)/mcp", token, "When did the Colosseum in Rome open?"]
+        client.standardOutput = FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        #expect(lines.next(matching: "streaming", within: 30) != nil, "the model started writing")
+        kill(client.processIdentifier, SIGKILL)
+        client.waitUntilExit()
+        let started = Date()
+        let closed = lines.next(matching: "disconnected", within: 15)
+        #expect(closed != nil, "kb kept generating for a client that was gone")
+        #expect(Date().timeIntervalSince(started) < 10)
+        // The daemon still serves.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/status")!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+    }
+}
+
+/// Reads a child's standard output line by line, with a deadline.
+final class LineReader: @unchecked Sendable {
+    private let handle: FileHandle
+    private var buffer = ""
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    /// The first line starting with `prefix` that arrives within `seconds`, or nil.
+    func next(matching prefix: String, within seconds: Double) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        let fd = handle.fileDescriptor
+        while Date() < deadline {
+            while let newline = buffer.firstIndex(of: "\n") {
+                let line = String(buffer[..<newline])
+                buffer = String(buffer[buffer.index(after: newline)...])
+                if line.hasPrefix(prefix) { return line }
+            }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            var bytes = [UInt8](repeating: 0, count: 4096)
+            let count = read(fd, &bytes, bytes.count)
+            if count <= 0 { return nil }
+            buffer += String(decoding: bytes[0..<count], as: UTF8.self)
+        }
+        return nil
+    }
+}
