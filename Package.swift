@@ -38,6 +38,8 @@ let package = Package(
         .target(
             name: "KBServer",
             dependencies: ["KBCore", "KBMCP", .product(name: "Hummingbird", package: "hummingbird")],
+            // The web page, compiled into the binary (no files to install next to it).
+            resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.js"), .embedInCode("Web/app.css"), .embedInCode("Web/icon.svg")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .executableTarget(

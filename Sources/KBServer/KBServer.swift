@@ -57,10 +57,18 @@ public struct KBServer: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ObservingMiddleware(metrics: metrics))
+        router.add(middleware: SameOriginMiddleware(loopbackOnly: settings.isLoopback))
         router.add(middleware: AuthMiddleware(token: settings.token))
         let service = self.service, limit = settings.maxBodyBytes
 
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        // The web page: the same HTML for every view's URL; the script renders the view.
+        for path in WebPage.views { router.get(RouterPath(path)) { _, _ in WebPage.page() } }
+        router.get("/documents/:id") { _, _ in WebPage.page() }
+        router.get("/assets/:name") { _, context in
+            guard let asset = WebPage.asset(try context.parameters.require("name")) else { throw HTTPError(.notFound) }
+            return asset
+        }
         router.get("/metrics") { _, _ in
             let status = try? await service.status()
             let text = metrics.text(documents: status?.documents ?? 0, chunks: status?.chunks ?? 0,
@@ -257,7 +265,7 @@ struct AuthMiddleware: RouterMiddleware {
     let token: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token, !token.isEmpty, request.uri.path != "/healthz" else { return try await next(request, context) }
+        guard let token, !token.isEmpty, request.uri.path != "/healthz", !WebPage.isPublic(request) else { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
         let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
         guard constantTimeEqual(presented, token) else {

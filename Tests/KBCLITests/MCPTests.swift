@@ -20,13 +20,13 @@ import Testing
     }
 
     /// Runs the client script (at most two minutes) and decodes the JSON it prints.
-    static func client(_ arguments: [String], in ws: Workspace) throws -> [String: Any] {
+    static func client(_ arguments: [String], in ws: Workspace, script: String = MCPTests.script) throws -> [String: Any] {
         guard FileManager.default.isExecutableFile(atPath: ServeProcessTests.venvPython) else {
             throw KBError(.io, "no \(ServeProcessTests.venvPython): run scripts/test.sh, which creates it with the mcp package")
         }
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        python.arguments = ["120", ServeProcessTests.venvPython, script] + arguments
+        python.arguments = ["180", ServeProcessTests.venvPython, script] + arguments
         python.currentDirectoryURL = URL(fileURLWithPath: ws.path)
         python.environment = KBProcess.environment(in: ws.path)
         let out = Pipe(), err = Pipe()
@@ -37,7 +37,7 @@ import Testing
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         python.waitUntilExit()
         guard python.terminationStatus == 0, let seen = try JSONSerialization.jsonObject(with: output) as? [String: Any] else {
-            throw KBError(.io, "the MCP client failed (status \(python.terminationStatus)): \(errors.suffix(3000))")
+            throw KBError(.io, "\((script as NSString).lastPathComponent) failed (status \(python.terminationStatus)): \(errors.suffix(3000))")
         }
         return seen
     }
@@ -195,5 +195,72 @@ final class LineReader: @unchecked Sendable {
             buffer += String(decoding: bytes[0..<count], as: UTF8.self)
         }
         return nil
+    }
+}
+
+/// kb's web page in a real browser (Debian's chromium, headless, driven by selenium; see web_check.py) against a
+/// running `kb serve` with a token.
+@Suite(.serialized) struct WebPageTests {
+    static let script = RepositoryModels.root.appendingPathComponent("Tests/KBCLITests/Scripts/web_check.py").path
+
+    @Test func askSearchReadRateInABrowser() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            Issue.record("no /usr/bin/chromedriver: run scripts/test.sh, which installs chromium and chromium-driver")
+            return
+        }
+        let ws = try MCPTests.workspace()
+        ws.write("docs/evil.txt", "Notes on markup.\n\n<script>window.__pwned = 1</script> and <img src=x onerror=\"window.__pwned = 2\"> are shown as text.\n")
+        ws.write("docs/rail.md", "# 科兰支线\n\n科兰支线铁路于一九六二年停止运营。\n")
+        ws.write("docs/broken.txt", "\u{0}\u{1}\u{2}\u{0}binary")
+        _ = try ws.kb("ingest", "docs", "--no-embed")
+        let token = "web-token-0123456789abcdef"
+        let (server, port) = try ServeProcessTests.serve(in: ws, token: token)
+        defer { server.terminate(); server.waitUntilExit() }
+        let shots = ProcessInfo.processInfo.environment["KB_SCREENSHOTS"].map { [$0] } ?? []
+        let seen = try MCPTests.client(["check", "http://127.0.0.1:\(port)", token] + shots, in: ws, script: Self.script)
+        #expect(seen["timeout"] == nil, "the browser got stuck: \(seen["timeout"] ?? "") \(seen["page_text"] ?? "") \(seen["console"] ?? "")")
+
+        // Asked for the token once, kept it out of URLs; the answer streamed, then was checked and cited.
+        #expect(seen["token_prompt"] as? Bool == true && seen["token_stored"] as? Bool == true && seen["token_in_url"] as? Bool == false)
+        #expect(Int(seen["first_token_ms"] as? String ?? "") != nil, "a token event arrived before the answer")
+        #expect((seen["answer_text"] as? String)?.contains("80 AD") == true)
+        #expect((seen["cite_links"] as? [String])?.first?.contains("-source-1") == true)
+        #expect((seen["evidence"] as? [String])?.first == "The Colosseum in Rome opened in 80 AD under emperor Titus.", "the supporting sentence is highlighted")
+        #expect((seen["quality_shown"] as? Int ?? 0) >= 3)
+        #expect((seen["explanation"] as? String)?.contains("keyword #1") == true)
+        #expect((seen["follow_up_text"] as? String)?.contains("6th century") == true)
+        #expect((seen["conversation_url"] as? String)?.contains("/ask?conversation=c_") == true)
+        // The citation opened the document at its lines; the conversation list continued it.
+        #expect((seen["source_url"] as? String)?.hasSuffix("#L3-L3") == true)
+        #expect((seen["source_target"] as? String)?.contains("opened in 80 AD") == true)
+        #expect(seen["resumed_turns"] as? Int == 2 && seen["resumed_url"] as? String == seen["conversation_url"] as? String)
+        // Search with highlights, the mode switch and the explanation.
+        #expect((seen["search_results"] as? Int ?? 0) >= 1 && (seen["search_marks"] as? [String])?.contains("Colosseum") == true)
+        #expect((seen["search_why"] as? String)?.contains("keyword #1") == true)
+        #expect((seen["keyword_mode_url"] as? String)?.contains("mode=keyword") == true)
+        // Markup in a document is shown as characters and never runs.
+        #expect((seen["markup_text"] as? String)?.contains("<script>window.__pwned = 1</script>") == true)
+        #expect((seen["markup_text"] as? String)?.contains("<img src=x onerror=") == true)
+        #expect(seen["markup_elements"] as? Int == 0 && seen["pwned"] is NSNull)
+        // A document at a line, the documents with the failed file, status, feedback.
+        #expect(seen["line_target_id"] as? String == "L3" && (seen["chunk_marked_lines"] as? Int ?? 0) >= 1)
+        #expect(seen["document_rows"] as? Int == 4 && seen["markdown_rows"] as? Int == 2)
+        #expect((seen["failed_files"] as? String)?.contains("broken.txt") == true)
+        #expect(seen["status_documents"] as? String == "4")
+        #expect(seen["feedback_down"] as? String == "1" && (seen["feedback_comment"] as? String)?.contains("needs the closing date too") == true)
+        // Chinese: by the switch and by the browser's language; CJK text highlighted.
+        #expect((seen["chinese_nav"] as? String)?.contains("提问") == true && seen["html_lang"] as? String == "zh-CN")
+        #expect((seen["zh_browser_nav"] as? String)?.contains("提问") == true)
+        #expect((seen["chinese_marks"] as? [String])?.contains("停止运营") == true)
+        // Small, self-contained, no errors.
+        #expect((seen["first_load_bytes"] as? Int ?? .max) <= 150_000)
+        #expect((seen["foreign_requests"] as? [String])?.isEmpty == true)
+        #expect((seen["console_errors"] as? [String])?.isEmpty == true, "\(seen["console_errors"] ?? "")")
+
+        // The rating given in the browser is in `kb feedback report`.
+        let report = try ws.kb("feedback", "report", "--json").json()
+        #expect(report["down"] as? Int == 1)
+        let worst = try #require((report["worst"] as? [[String: Any]])?.first)
+        #expect((worst["comments"] as? [String]) == ["needs the closing date too"])
     }
 }
