@@ -42,9 +42,9 @@ public enum KBMCPServer {
         let call = CallKey.current()
         let name = params.name, arguments = params.arguments, report = progress
         let work = Task { try await tools.call(name, arguments: arguments, progress: report) }
-        if let call { await MCPCalls.shared.register(call, work) }
-        defer { if let call { Task { await MCPCalls.shared.remove(call) } } }
-        return try await withTaskCancellationHandler {
+        let registration = call.map { _ in UUID() }
+        if let call, let registration { await MCPCalls.shared.register(call, registration, work) }
+        let result: CallTool.Result = try await withTaskCancellationHandler {
             do {
                 let result = try await work.value
                 // A cancelled generation returns what it had; say so rather than pass it off as the answer.
@@ -53,6 +53,8 @@ public enum KBMCPServer {
                 return cancelled
             }
         } onCancel: { work.cancel() }
+        if let call, let registration { await MCPCalls.shared.remove(call, registration) }
+        return result
     }
 
     static let cancelled = CallTool.Result(content: [.text(text: "kb: the call was cancelled.", annotations: nil, _meta: nil)], isError: true)
@@ -87,28 +89,42 @@ struct CallKey: Hashable, Sendable {
     }
 }
 
-/// Tool calls in flight over HTTP, so that a client that goes away mid-call stops its generation.
+/// Tool calls in flight over HTTP, so that a client that goes away mid-call stops its generation. A client can
+/// leave before its call is registered (the response starts before the handler runs): such a key is remembered
+/// and the call is cancelled as it registers.
 actor MCPCalls {
     static let shared = MCPCalls()
-    private var tasks: [CallKey: Task<CallTool.Result, any Error>] = [:]
+    private var tasks: [CallKey: (registration: UUID, task: Task<CallTool.Result, any Error>)] = [:]
+    private var left: Set<CallKey> = []
 
-    func register(_ key: CallKey, _ task: Task<CallTool.Result, any Error>) { tasks[key] = task }
-    func remove(_ key: CallKey) { tasks[key] = nil }
-
-    /// Cancels a call; true when one was running.
-    @discardableResult func cancel(_ key: CallKey) -> Bool {
-        guard let task = tasks.removeValue(forKey: key) else { return false }
-        task.cancel()
-        return true
+    func register(_ key: CallKey, _ registration: UUID, _ task: Task<CallTool.Result, any Error>) {
+        if left.remove(key) != nil {
+            task.cancel()
+            return
+        }
+        tasks[key] = (registration, task)
     }
 
-    /// Cancels every call of a session.
-    func cancel(session: String) {
-        for (key, task) in tasks where key.session == session {
-            task.cancel()
-            tasks[key] = nil
+    /// Forgets a finished call (only the registration given: a later call may reuse the request id).
+    func remove(_ key: CallKey, _ registration: UUID) {
+        if tasks[key]?.registration == registration { tasks[key] = nil }
+    }
+
+    /// Cancels a call whose client went away; remembers the key when the call has not registered yet.
+    func cancel(_ key: CallKey) {
+        if let entry = tasks.removeValue(forKey: key) {
+            entry.task.cancel()
+        } else if left.count < 4096 {   // bounded: a key for a call that had already finished is never used
+            left.insert(key)
         }
     }
 
-    var count: Int { tasks.count }
+    /// Cancels every call of a session (and forgets what it remembered for it).
+    func cancel(session: String) {
+        for (key, entry) in tasks where key.session == session {
+            entry.task.cancel()
+            tasks[key] = nil
+        }
+        left = left.filter { $0.session != session }
+    }
 }

@@ -24,7 +24,7 @@ public actor MCPSessions {
 
     /// - Parameter loopbackOnly: check `Host` and `Origin` against loopback names (DNS-rebinding protection for a
     ///   daemon on 127.0.0.1); a daemon on another address requires a bearer token instead.
-    public init(service: KnowledgeService, loopbackOnly: Bool, logger: Logger, maximumSessions: Int = 64, idleTimeout: TimeInterval = 3600) {
+    public init(service: KnowledgeService, loopbackOnly: Bool, logger: Logger, maximumSessions: Int = 64, idleTimeout: TimeInterval = 900) {
         self.service = service
         self.logger = logger
         self.maximumSessions = maximumSessions

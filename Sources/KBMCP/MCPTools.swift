@@ -151,8 +151,11 @@ public struct MCPTools: Sendable {
     func ask(_ request: AskRequest, progress: Progress?) async throws(KBError) -> Answer {
         guard let progress else { return try await service.ask(request) }
         let reporter = ProgressReporter(progress)
-        await reporter.report(0, "retrieving passages")
-        return try await service.ask(request) { text in reporter.text(text) }
+        reporter.report("retrieving passages")
+        defer { reporter.finish() }
+        let answer = try await service.ask(request) { text in reporter.text(text) }
+        await reporter.flush()
+        return answer
     }
 
     func decode<T: ServiceRequest>(_ type: T.Type, _ arguments: [String: Value]) throws(KBError) -> T {
@@ -174,35 +177,52 @@ public struct MCPTools: Sendable {
     }
 }
 
-/// Sends progress at most every quarter second while text arrives.
+/// Sends progress in order, at most every quarter second while text arrives, from one task; ``flush()`` sends
+/// the last text and waits until everything was sent, so that no progress follows the result.
 final class ProgressReporter: @unchecked Sendable {
-    private let send: MCPTools.Progress
     private let lock = NSLock()
     private var characters = 0
     private var pieces = 0
     private var last = 0.0
     private var tail = ""
+    private var sentPieces = 0
+    private let messages: AsyncStream<(Double, String)>.Continuation
+    private let sender: Task<Void, Never>
 
-    init(_ send: @escaping MCPTools.Progress) { self.send = send }
+    init(_ send: @escaping MCPTools.Progress) {
+        let (stream, continuation) = AsyncStream<(Double, String)>.makeStream()
+        messages = continuation
+        sender = Task { for await (progress, message) in stream { await send(progress, nil, message) } }
+    }
 
-    func report(_ progress: Double, _ message: String) async { await send(progress, nil, message) }
+    func report(_ message: String) { messages.yield((0, message)) }
 
     /// Called with each piece of generated text.
     func text(_ piece: String) {
         let now = Date().timeIntervalSince1970
-        let due: (Double, String)? = lock.withLock {
+        lock.withLock {
             characters += piece.count
             pieces += 1
             tail = String((tail + piece).suffix(120))
-            guard now - last >= 0.25 else { return nil }
+            guard now - last >= 0.25 else { return }
             last = now
-            return (Double(pieces), "writing the answer (\(characters) characters): …\(tail)")
-        }
-        if let due {
-            let send = self.send
-            Task { await send(due.0, nil, due.1) }
+            sentPieces = pieces
+            messages.yield((Double(pieces), message))
         }
     }
+
+    private var message: String { "writing the answer (\(characters) characters): …\(tail)" }
+
+    /// Sends what has not been sent and waits for the sender.
+    func flush() async {
+        lock.withLock {
+            if pieces > sentPieces { messages.yield((Double(pieces), message)) }
+        }
+        messages.finish()
+        await sender.value
+    }
+
+    func finish() { messages.finish() }
 }
 
 /// `list_documents`' structured result: compact records an agent can scan.

@@ -308,8 +308,10 @@ struct ObservingMiddleware: RouterMiddleware {
     static func route(_ path: String) -> String {
         if path.hasPrefix("/v1/conversations/") { return "/v1/conversations/:id" }
         if path.hasPrefix("/v1/documents/") { return "/v1/documents/:id" }
+        if path.hasPrefix("/assets/") { return "/assets/:name" }
+        if path.hasPrefix("/documents/") || WebPage.views.contains(path) { return "page" }
         let known = ["/healthz", "/metrics", "/v1/search", "/v1/ask", "/v1/feedback", "/v1/documents", "/v1/models", "/v1/chat/completions",
-                     "/v1/status", "/v1/read", "/v1/conversations", "/mcp", "/"]
+                     "/v1/status", "/v1/read", "/v1/conversations", "/mcp"]
         return known.contains(path) ? path : "other"
     }
 }

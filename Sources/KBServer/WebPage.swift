@@ -61,9 +61,7 @@ struct SameOriginMiddleware: RouterMiddleware {
             }
             if let origin = request.headers[.origin] {
                 // The origin must be this daemon's own (scheme aside): "null" and other hosts are refused.
-                let url = URL(string: origin)
-                let authority = url?.host.map { name in url?.port.map { "\(name):\($0)" } ?? name }
-                guard let authority, let host, authority.lowercased() == host.lowercased() else {
+                guard let authority = Self.authority(ofOrigin: origin), let host, authority == host.lowercased() else {
                     throw APIError(.forbidden, "cross_origin", "Requests from another origin (\(origin)) are refused.")
                 }
             }
@@ -71,10 +69,24 @@ struct SameOriginMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// `host[:port]` of an origin, lower-cased, with an IPv6 address in brackets as in a `Host` header.
+    static func authority(ofOrigin origin: String) -> String? {
+        guard let url = URL(string: origin), var name = url.host, !name.isEmpty else { return nil }
+        if name.contains(":") && !name.hasPrefix("[") { name = "[" + name + "]" }
+        return (url.port.map { "\(name):\($0)" } ?? name).lowercased()
+    }
+
+    /// True for `localhost`, `[::1]` and dotted IPv4 addresses in 127.0.0.0/8, with or without a port. A name that
+    /// merely starts with `127.` (`127.attacker.example`) is not loopback.
     static func isLoopback(_ host: String) -> Bool {
         var name = host.lowercased()
-        if name.hasPrefix("[") { name = String(name.dropFirst().prefix { $0 != "]" }) }
-        else if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
-        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+        if name.hasPrefix("[") {
+            guard let end = name.firstIndex(of: "]") else { return false }
+            return name[name.index(after: name.startIndex)..<end] == "::1"
+        }
+        if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
+        if name == "localhost" { return true }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in UInt8(part) != nil }
     }
 }

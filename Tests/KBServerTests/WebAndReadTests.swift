@@ -48,8 +48,17 @@ import Testing
             let opaque = try await client.send("POST", "/v1/feedback", json: rating, headers: ["Origin": "null"])
             #expect(opaque.status == 403)
             // DNS rebinding: a loopback daemon answers only to loopback names.
-            let rebound = try await client.send("GET", "/v1/status", headers: ["Host": "attacker.example"])
-            #expect(rebound.status == 421)
+            for host in ["attacker.example", "127.attacker.example:8080", "127.0.0.1.attacker.example", "[::2]:80"] {
+                let rebound = try await client.send("GET", "/v1/status", headers: ["Host": host])
+                #expect(rebound.status == 421, "\(host)")
+            }
+            for host in ["localhost:1", "127.0.0.1", "127.1.2.3:9", "[::1]:8080"] {
+                #expect(try await client.send("GET", "/v1/status", headers: ["Host": host]).status == 200, "\(host)")
+            }
+            // An IPv6 origin matches its bracketed Host.
+            let six = try await client.send("POST", "/v1/search", json: ["query": "Colosseum"],
+                                            headers: ["Host": "[::1]:8080", "Origin": "http://[::1]:8080"])
+            #expect(six.status == 200)
             // Its own page may.
             let own = try await client.send("POST", "/v1/feedback", json: rating, headers: ["Origin": client.base])
             #expect(own.status == 201)
@@ -70,6 +79,7 @@ import Testing
             let id = try #require(documents.first?["id"] as? Int)
 
             let text = try await client.send("GET", "/v1/documents/\(id)").json()
+            expectSchema(text, "document-text.schema.json")
             #expect(text["source"] as? String == "file" && text["lines_match"] as? Bool == true)
             #expect((text["text"] as? String)?.hasPrefix("# Colosseum\n") == true)
             let chunks = try #require(text["chunks"] as? [[String: Any]])
@@ -83,13 +93,18 @@ import Testing
             #expect(try await client.send("GET", "/v1/documents/999").status == 404)
 
             let read = try await client.send("POST", "/v1/read", json: ["path": "rome.md", "start_line": 3, "end_line": 3]).json()
+            expectSchema(read, "excerpt.schema.json")
+            let chunkID = try #require((text["chunks"] as? [[String: Any]])?.first?["chunk_id"] as? String)
+            let chunk = try await client.send("POST", "/v1/read", json: ["chunk_id": chunkID]).json()
+            expectSchema(chunk, "excerpt.schema.json")
+            #expect(chunk["text"] as? String == (text["chunks"] as? [[String: Any]])?.first?["text"] as? String)
             #expect(read["text"] as? String == "The Colosseum in Rome opened in 80 AD under emperor Titus. It closed as an arena in the 6th century.")
             #expect(read["total_lines"] as? Int == 3)
             let outside = try await client.send("POST", "/v1/read", json: ["path": "/etc/passwd"])
             #expect(outside.status == 403)
-            let both = try await client.send("POST", "/v1/read", json: ["path": "rome.md", "chunk_id": "1"])
+            let both = try await client.send("POST", "/v1/read", json: ["path": "rome.md", "chunk_id": "1"], valid: false)
             #expect(both.status == 400 && both.text.contains("exactly one"))
-            let backwards = try await client.send("POST", "/v1/read", json: ["path": "rome.md", "start_line": 3, "end_line": 2])
+            let backwards = try await client.send("POST", "/v1/read", json: ["path": "rome.md", "start_line": 3, "end_line": 2], valid: false)
             #expect(backwards.status == 400 && backwards.text.contains("end_line"))
 
             _ = try await client.send("POST", "/v1/ask", json: ["question": "When did the Colosseum open?"])

@@ -127,8 +127,11 @@ extension KnowledgeBase {
         }
         let chunks = try await store.documentChunks(documentID: id)
         let loaded = try await Self.onBlockingPool { () async throws(KBError) -> String? in Self.reload(document) }
-        if let loaded, chunks.allSatisfy({ $0.endOffset <= loaded.unicodeScalars.count }) {
-            return DocumentText(document: document, text: loaded, source: "file", linesMatch: Self.linesMatch(loaded, chunks), chunks: chunks)
+        if let loaded {
+            let length = loaded.unicodeScalars.count
+            if chunks.allSatisfy({ $0.endOffset <= length }) {
+                return DocumentText(document: document, text: loaded, source: "file", linesMatch: Self.linesMatch(loaded, chunks), chunks: chunks)
+            }
         }
         let (text, remapped) = Self.join(chunks)
         return DocumentText(document: document, text: text, source: "chunks", linesMatch: Self.linesMatch(text, remapped), chunks: remapped)
@@ -148,47 +151,50 @@ extension KnowledgeBase {
     /// True when every chunk starts on the text line its start line names.
     static func linesMatch(_ text: String, _ chunks: [ChunkSpan]) -> Bool {
         guard !chunks.isEmpty, chunks.allSatisfy({ $0.page == nil }) else { return false }
+        let scalars = Array(text.unicodeScalars)
         var lineAt: [Int] = []   // line number of each scalar offset
-        lineAt.reserveCapacity(text.unicodeScalars.count + 1)
+        lineAt.reserveCapacity(scalars.count + 1)
         var line = 1
-        for scalar in text.unicodeScalars {
+        for scalar in scalars {
             lineAt.append(line)
             if scalar == "\n" { line += 1 }
         }
         lineAt.append(line)
         return chunks.allSatisfy { chunk in
             guard chunk.startOffset < lineAt.count else { return false }
-            // A chunk may begin on the newline that ends the line before its first one.
             let start = lineAt[chunk.startOffset]
-            return start == chunk.startLine || (text.unicodeScalars.count > chunk.startOffset && start + 1 == chunk.startLine)
+            // A chunk may begin on the line break that ends the line before its first one.
+            return start == chunk.startLine
+                || (start + 1 == chunk.startLine && chunk.startOffset < scalars.count && scalars[chunk.startOffset] == "\n")
         }
     }
 
-    /// The chunks joined in document order with their overlaps removed; gaps become as many line breaks as the
-    /// chunks' line numbers say (at least one). Returns the text and the chunks with offsets into it.
+    /// The chunks joined in document order with their overlaps removed. The text starts on the first chunk's line
+    /// and a gap becomes as many line breaks as the chunks' line numbers say (a space between chunks of one line),
+    /// so that line numbers still hold. Returns the text and the chunks with offsets into it.
     static func join(_ chunks: [ChunkSpan]) -> (String, [ChunkSpan]) {
         var scalars: [Unicode.Scalar] = []
         var remapped: [ChunkSpan] = []
-        var cursor = 0            // end of what was appended, in original offsets
-        var lastLine = 1
+        var cursor = 0            // end of what was appended, in the original offsets
+        var lastLine = 1          // the line the text ends on
         for chunk in chunks.sorted(by: { ($0.startOffset, $0.ordinal) < ($1.startOffset, $1.ordinal) }) {
             let own = Array(chunk.text.unicodeScalars)
             var moved = chunk
-            if chunk.startOffset >= cursor || remapped.isEmpty {
-                if !remapped.isEmpty {
-                    let breaks = max(1, chunk.startLine - lastLine)
-                    scalars.append(contentsOf: Array(repeating: "\n", count: breaks))
-                }
+            if remapped.isEmpty || chunk.startOffset >= cursor {
+                let breaks = chunk.startLine - lastLine
+                if breaks > 0 { scalars.append(contentsOf: Array(repeating: "\n", count: breaks)) }
+                else if !remapped.isEmpty { scalars.append(" ") }
                 moved.startOffset = scalars.count
                 scalars.append(contentsOf: own)
             } else {
-                let overlap = min(own.count, cursor - chunk.startOffset)
-                moved.startOffset = scalars.count - overlap
-                scalars.append(contentsOf: own[overlap...])
+                // Overlaps what is already there: it starts that far back from the end.
+                let back = min(scalars.count, cursor - chunk.startOffset)
+                moved.startOffset = scalars.count - back
+                if own.count > back { scalars.append(contentsOf: own[back...]) }
             }
             moved.endOffset = moved.startOffset + own.count
             cursor = max(cursor, chunk.endOffset)
-            lastLine = max(lastLine, chunk.endLine)
+            lastLine = max(lastLine, chunk.startLine + own.reduce(0) { $0 + ($1 == "\n" ? 1 : 0) })
             remapped.append(moved)
         }
         var text = String.UnicodeScalarView()

@@ -137,13 +137,20 @@ function askForToken(wrong) {
   error.textContent = t("tokenWrong");
   error.hidden = !wrong;
   $("#token-input").value = "";
-  pendingToken = new Promise((resolve) => {
+  pendingToken = new Promise((resolve, reject) => {
     $("#token-form").onsubmit = () => {
       localStorage.setItem(tokenKey, $("#token-input").value.trim());
       pendingToken = null;
+      dialog.onclose = null;
       dialog.close();
       renderChrome();
       resolve();
+    };
+    // Closed without a token (Esc): the request fails with a message; the token button asks again.
+    dialog.onclose = () => {
+      pendingToken = null;
+      dialog.onclose = null;
+      reject(new APIError(401, t("tokenTitle")));
     };
   });
   if (!dialog.open) dialog.showModal();
@@ -152,7 +159,8 @@ function askForToken(wrong) {
 
 /** Calls the API; on 401 asks for the token and tries again. */
 async function api(path, options = {}, retried = false) {
-  const init = { method: options.method || "GET", headers: headers(options.body ? { "Content-Type": "application/json" } : {}) };
+  const init = { method: options.method || "GET", headers: headers(options.body ? { "Content-Type": "application/json" } : {}),
+                 signal: viewSignal };
   if (options.body) init.body = JSON.stringify(options.body);
   const response = await fetch(path, init);
   if (response.status === 401) {
@@ -168,6 +176,7 @@ async function api(path, options = {}, retried = false) {
 async function stream(path, body, onEvent, retried = false) {
   const response = await fetch(path, {
     method: "POST", headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }), body: JSON.stringify(body),
+    signal: viewSignal,
   });
   if (response.status === 401) {
     await askForToken(retried || !!localStorage.getItem(tokenKey));
@@ -180,10 +189,11 @@ async function stream(path, body, onEvent, retried = false) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
+  let finished = false;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    buffer += decoder.decode(value, { stream: true });
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
     let end;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, end);
@@ -194,9 +204,13 @@ async function stream(path, body, onEvent, retried = false) {
         if (line.startsWith("event:")) name = line.slice(6).trim();
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       }
-      if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+      if (data.length) {
+        if (name === "answer" || name === "error") finished = true;
+        onEvent(name, JSON.parse(data.join("\n")));
+      }
     }
   }
+  if (!finished) throw new APIError(0, "The answer stream ended before the answer arrived.");
 }
 
 function errorBox(error) {
@@ -209,7 +223,7 @@ const views = [["/ask", "ask"], ["/search", "search"], ["/documents", "documents
 
 function go(url, replace = false) {
   if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
-  route();
+  if (location.pathname + location.search === rendered) highlightCurrent(); else route();
 }
 
 document.addEventListener("click", (event) => {
@@ -222,7 +236,9 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   go(url.pathname + url.search + url.hash);
 });
-window.addEventListener("popstate", route);
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search === rendered) highlightCurrent(); else route();
+});
 
 function renderChrome() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
@@ -234,7 +250,7 @@ function renderChrome() {
   $("#lang").textContent = lang === "zh" ? "English" : "中文";
   const button = $("#token-button");
   button.textContent = t("tokenSet");
-  button.hidden = !localStorage.getItem(tokenKey);
+  button.hidden = false;
 }
 
 $("#lang").addEventListener("click", () => {
@@ -244,7 +260,17 @@ $("#lang").addEventListener("click", () => {
 });
 $("#token-button").addEventListener("click", () => askForToken(false).then(route));
 
+let rendered = null;      // pathname + search of the view on screen
+let viewSignal = null;    // aborts the requests of the view on screen when another replaces it
+let viewController = null;
+let routeNumber = 0;
+
 function route() {
+  rendered = location.pathname + location.search;
+  if (viewController) viewController.abort();
+  viewController = new AbortController();
+  viewSignal = viewController.signal;
+  const number = ++routeNumber;
   renderChrome();
   const view = clear($("#view"));
   const path = location.pathname;
@@ -257,7 +283,8 @@ function route() {
   else if (path === "/feedback") page = feedbackView();
   else if (path === "/status") page = statusView();
   else page = Promise.resolve(h("p", {}, "Not found."));
-  Promise.resolve(page).then((el) => { if (el) view.appendChild(el); }).catch((error) => view.appendChild(errorBox(error)));
+  Promise.resolve(page).then((el) => { if (el && number === routeNumber) view.appendChild(el); })
+    .catch((error) => { if (number === routeNumber && error.name !== "AbortError") view.appendChild(errorBox(error)); });
 }
 
 // ---- Ask -------------------------------------------------------------------------------------------------------
@@ -318,6 +345,7 @@ function ratingForm(answerID) {
       await api("/v1/feedback", { method: "POST", body: { answer_id: answerID, rating, comment: comment.value.trim() || undefined } });
       status.textContent = t("thanks");
       form.classList.add("sent");
+      for (const control of form.querySelectorAll("button, textarea")) control.disabled = true;
     } catch (error) { status.textContent = `${t("error")}: ${error.message}`; }
   };
   const pick = (value) => () => {
@@ -412,6 +440,7 @@ async function askView(query) {
     const current = thread.dataset.conversation;
     if (current) params.set("conversation", current);
     history.pushState(null, "", "/ask?" + params.toString());
+    rendered = location.pathname + location.search;
     input.value = "";
     ask(text, current, thread, input);
   } }, input, h("button", { type: "submit", id: "ask-button" }, t("send")));
@@ -459,9 +488,10 @@ async function ask(question, conversationID, thread, input) {
         renderAnswer(data, card);
         card.classList.remove("live");
         card.dataset.totalMs = String(Math.round(performance.now() - started));
-        if (data.conversation_id) {
+        if (data.conversation_id && card.isConnected) {
           thread.dataset.conversation = data.conversation_id;
           history.replaceState(null, "", "/ask?conversation=" + encodeURIComponent(data.conversation_id));
+          rendered = location.pathname + location.search;
           input.placeholder = t("followUpPlaceholder");
         }
       } else if (name === "error") {
@@ -471,7 +501,7 @@ async function ask(question, conversationID, thread, input) {
     });
   } catch (error) {
     status.remove();
-    card.appendChild(errorBox(error));
+    if (error.name !== "AbortError") card.appendChild(errorBox(error));
   }
 }
 
@@ -576,14 +606,16 @@ async function documentView(id) {
     if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
     const owner = new Array(lines.length + 1).fill(null);
     for (const chunk of chunks) for (let n = chunk.start_line; n <= chunk.end_line && n <= lines.length; n++) if (owner[n] === null) owner[n] = chunk;
-    const firstLine = new Map(chunks.map((c) => [c.start_line, c]));
+    const firstLine = new Map();
+    for (const c of chunks) firstLine.set(c.start_line, (firstLine.get(c.start_line) || []).concat([c]));
     lines.forEach((line, index) => {
       const n = index + 1;
       const chunk = owner[n];
       const row = h("div", { class: "line" + (chunk ? ` in-chunk c${chunk.ordinal % 2}` : ""), id: `L${n}`, dataset: chunk ? { chunk: chunk.chunk_id } : {} },
         h("a", { class: "ln", href: `#L${n}` }, String(n)), h("span", { class: "lt" }, line || " "));
-      const starts = firstLine.get(n);
-      if (starts) row.insertBefore(h("span", { class: "chunk-anchor", id: `chunk-${starts.chunk_id}`, title: starts.heading }, ""), row.firstChild);
+      for (const starts of firstLine.get(n) || []) {
+        row.insertBefore(h("span", { class: "chunk-anchor", id: `chunk-${starts.chunk_id}`, title: starts.heading }, ""), row.firstChild);
+      }
       body.appendChild(row);
     });
   } else {
@@ -600,11 +632,17 @@ async function documentView(id) {
     }
   }
   page.appendChild(body);
-  setTimeout(() => highlightPlace(body, doc.lines_match), 0);
+  body.chunks = chunks;
+  setTimeout(highlightCurrent, 0);
   return page;
 }
 
-function highlightPlace(body, linesMatch) {
+function highlightCurrent() {
+  const body = $(".doc-text");
+  if (body) highlightPlace(body, !!body.querySelector(".line"), body.chunks || []);
+}
+
+function highlightPlace(body, linesMatch, chunks) {
   for (const el of body.querySelectorAll(".target")) el.classList.remove("target");
   const hash = decodeURIComponent(location.hash.slice(1));
   let first = null;
@@ -621,11 +659,17 @@ function highlightPlace(body, linesMatch) {
     }
   } else if (chunk) {
     const id = chunk[1];
-    for (const el of body.querySelectorAll(`[data-chunk="${id}"], #chunk-${id}.chunk-block`)) { el.classList.add("target"); first = first || el; }
+    const span = chunks.find((c) => c.chunk_id === id);
+    if (linesMatch && span) {
+      for (let n = span.start_line; n <= span.end_line; n++) { const el = body.querySelector(`#L${n}`); if (el) { el.classList.add("target"); first = first || el; } }
+    } else {
+      const block = body.querySelector(`#chunk-${id}`);
+      if (block) { block.classList.add("target"); first = block; }
+    }
   }
   if (first) first.scrollIntoView({ block: "center" });
 }
-window.addEventListener("hashchange", () => { const body = $(".doc-text"); if (body) highlightPlace(body, !!body.querySelector(".line")); });
+window.addEventListener("hashchange", highlightCurrent);
 
 // ---- Feedback and status ---------------------------------------------------------------------------------------
 

@@ -134,8 +134,9 @@ async def hang(url, token, question):
 async def bench(session, n):
     await session.initialize()
     timings = {}
-    for name, arguments in (("search", {"query": "When did the Colosseum open?", "k": 5}),
-                            ("ask", {"question": "When did the Colosseum in Rome open?"})):
+    query = os.environ.get("KB_BENCH_QUERY", "When did the Colosseum open?")
+    question = os.environ.get("KB_BENCH_QUESTION", "When did the Colosseum in Rome open?")
+    for name, arguments in (("search", {"query": query, "k": 5}), ("ask", {"question": question})):
         samples = []
         for _ in range(n):
             started = time.perf_counter()

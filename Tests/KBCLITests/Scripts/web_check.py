@@ -6,6 +6,7 @@
 
 The script asserts nothing itself: the Swift test checks the JSON, so that a failure shows the whole picture."""
 import json
+import os
 import statistics
 import sys
 import time
@@ -21,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 QUESTION = "When did the Colosseum in Rome open?"
+BENCH_QUESTION = os.environ.get("KB_BENCH_QUESTION", QUESTION)
 
 
 def browser(language="en-US"):
@@ -81,6 +83,13 @@ def check(url, token, shots):
         seen["explanation"] = card.find_element(By.CSS_SELECTOR, ".explain").text
         shot(driver, shots, "ask")
 
+        # A citation marker scrolls to its source; the answer stays (no new render, no question asked again).
+        card.find_element(By.CSS_SELECTOR, "a.cite").click()
+        settle(driver)
+        seen["after_cite_turns"] = len(css(driver, ".turn"))
+        seen["after_cite_same_card"] = card.get_attribute("data-answer-id") == seen["answer_id"] and card.is_displayed()
+        seen["after_cite_hash"] = driver.execute_script("return location.hash")
+
         # Rate it: thumbs down with a comment.
         card.find_element(By.CSS_SELECTOR, "button.rate.down").click()
         card.find_element(By.CSS_SELECTOR, "textarea.comment").send_keys("needs the closing date too")
@@ -125,15 +134,17 @@ def check(url, token, shots):
         wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".result")))
         seen["keyword_mode_url"] = driver.current_url
 
-        # A document whose text contains markup shows it as characters.
+        # A document whose text contains markup shows it as characters, in search snippets and in the document.
         driver.get(f"{url}/search?q=markup")
-        wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".result a.place"))).click()
+        wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".result a.place")))
+        seen["markup_snippets"] = [p.text for p in css(driver, ".result .passage")]
+        seen["markup_elements_in_results"] = len(css(driver, "main script, main img"))
+        css(driver, ".result a.place")[0].click()
         wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".doc-text .line")))
         settle(driver)
         seen["markup_text"] = text_of(driver, ".doc-text")
         seen["markup_elements"] = len(css(driver, ".doc-text script, .doc-text img, main script, main img"))
         seen["pwned"] = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
-        seen["markup_snippets"] = []
 
         # Open a document at a line by URL.
         documents = driver.execute_script(
@@ -184,8 +195,9 @@ def check(url, token, shots):
             return nav.transferSize + assets.reduce((sum, e) => sum + e.transferSize, 0);""")
         seen["foreign_requests"] = driver.execute_script(
             "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin))")
+        # The only errors allowed: the API's 401s before the token was given.
         seen["console_errors"] = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-                                  and "/v1/" not in entry["message"]]
+                                  and "status of 401" not in entry["message"]]
     except WebDriverException as error:
         seen["timeout"] = f"{error.msg or 'timed out'} at {driver.current_url}"
         seen["page_text"] = (text_of(driver, "main") or "")[:2000]
@@ -216,7 +228,7 @@ def bench(url, token, n):
         driver.execute_script(f"localStorage.setItem('kb-token', {json.dumps(token)})")
         samples, totals = [], []
         for _ in range(n):
-            driver.get(f"{url}/ask?q={urllib.parse.quote(QUESTION)}")
+            driver.get(f"{url}/ask?q={urllib.parse.quote(BENCH_QUESTION)}")
             card = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".turn[data-answer-id]")), 300)
             samples.append(float(card.get_attribute("data-first-token-ms")))
             totals.append(float(card.get_attribute("data-total-ms")))
