@@ -427,6 +427,17 @@ function renderTurn(turn) {
   return card;
 }
 
+/** The conversation list, the current one marked; loaded again after each answer. */
+function loadConversations(side, currentID) {
+  api("/v1/conversations").then((list) => {
+    for (const old of side.querySelectorAll(".list")) old.remove();
+    const items = list.conversations || [];
+    side.appendChild(items.length ? h("ul", { class: "list" }, items.map((c) => h("li", { class: c.id === currentID ? "current" : "" },
+      h("a", { href: `/ask?conversation=${encodeURIComponent(c.id)}` }, c.title), h("span", { class: "muted" }, ` · ${c.turns}`))))
+      : h("p", { class: "muted list" }, t("noConversations")));
+  }).catch(() => {});
+}
+
 async function askView(query) {
   const conversationID = query.get("conversation");
   const question = query.get("q");
@@ -448,12 +459,7 @@ async function askView(query) {
 
   const side = h("aside", { class: "conversations" }, h("h3", {}, t("conversations")),
     h("p", {}, h("a", { href: "/ask", class: "new" }, "+ " + t("newConversation"))));
-  api("/v1/conversations").then((list) => {
-    const items = list.conversations || [];
-    if (!items.length) side.appendChild(h("p", { class: "muted" }, t("noConversations")));
-    side.appendChild(h("ul", {}, items.map((c) => h("li", { class: c.id === conversationID ? "current" : "" },
-      h("a", { href: `/ask?conversation=${encodeURIComponent(c.id)}` }, c.title), h("span", { class: "muted" }, ` · ${c.turns}`)))));
-  }).catch(() => {});
+  loadConversations(side, conversationID);
 
   const page = h("div", { class: "ask-page" }, side, h("section", { class: "ask-main" }, thread, form));
   if (conversationID) {
@@ -493,6 +499,8 @@ async function ask(question, conversationID, thread, input) {
           history.replaceState(null, "", "/ask?conversation=" + encodeURIComponent(data.conversation_id));
           rendered = location.pathname + location.search;
           input.placeholder = t("followUpPlaceholder");
+          const side = $(".conversations");
+          if (side) loadConversations(side, data.conversation_id);
         }
       } else if (name === "error") {
         status.remove();

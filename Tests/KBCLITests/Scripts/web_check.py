@@ -221,6 +221,35 @@ def browser_language(url, token):
         driver.quit()
 
 
+def screenshots(url, token, folder, question, query, chinese_query):
+    """The README's screenshots (scripts/screenshots.sh): the main views on a real knowledge base."""
+    driver = browser()
+    try:
+        driver.get(f"{url}/status")
+        driver.execute_script(f"localStorage.setItem('kb-token', {json.dumps(token)}); localStorage.setItem('kb-lang', 'en')")
+        driver.get(f"{url}/ask?q={urllib.parse.quote(question)}")
+        card = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".turn[data-answer-id]")), 300)
+        driver.execute_script("window.scrollTo(0, 0)")
+        shot(driver, folder, "ask")
+        card.find_element(By.CSS_SELECTOR, ".source a.place, .sources a.place").click()
+        wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".target")))
+        settle(driver)
+        shot(driver, folder, "document")
+        driver.get(f"{url}/search?q={urllib.parse.quote(query)}&explain=1")
+        wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".result")))
+        shot(driver, folder, "search")
+        driver.get(f"{url}/documents")
+        wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "table.documents tbody tr")))
+        shot(driver, folder, "documents")
+        driver.execute_script("localStorage.setItem('kb-lang', 'zh')")
+        driver.get(f"{url}/search?q={urllib.parse.quote(chinese_query)}&explain=1")
+        wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".result")))
+        shot(driver, folder, "search-zh")
+        return {"saved": folder}
+    finally:
+        driver.quit()
+
+
 def bench(url, token, n):
     driver = browser()
     try:
@@ -243,6 +272,8 @@ if __name__ == "__main__":
         result = check(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
         if "timeout" not in result:
             result["zh_browser_nav"] = browser_language(sys.argv[2], sys.argv[3])
+    elif mode == "shots":
+        result = screenshots(*sys.argv[2:8])
     elif mode == "bench":
         result = bench(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
