@@ -15,6 +15,8 @@ public final class KnowledgeBase: Sendable {
     /// A generator given explicitly (tests, embedding applications); nil means the configured one.
     let generatorOverride: (any AnswerGenerator)?
     let models = ModelCache()
+    /// Documents read back lately (an agent reading on through a long PDF does not parse it again per call).
+    let documentTexts = RecentDocumentTexts()
 
     /// Opens the knowledge base the configuration names.
     ///

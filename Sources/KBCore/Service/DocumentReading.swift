@@ -109,6 +109,25 @@ public struct Excerpt: Sendable, Codable, Equatable {
     }
 }
 
+/// The last few documents read back, by id and the state of their ingest.
+final class RecentDocumentTexts: @unchecked Sendable {
+    struct Key: Hashable { var id: Int; var contentHash: String; var ingestedAt: Double }
+    private let lock = NSLock()
+    private var entries: [(key: Key, text: DocumentText)] = []
+    private let capacity = 8
+
+    subscript(key: Key) -> DocumentText? {
+        get { lock.withLock { entries.first { $0.key == key }?.text } }
+        set {
+            lock.withLock {
+                entries.removeAll { $0.key.id == key.id }
+                if let newValue { entries.append((key, newValue)) }
+                if entries.count > capacity { entries.removeFirst(entries.count - capacity) }
+            }
+        }
+    }
+}
+
 /// Which documents to list.
 public struct DocumentFilter: Sendable, Equatable {
     /// Only documents under this folder (absolute, or relative to a knowledge folder).
@@ -125,7 +144,15 @@ extension KnowledgeBase {
         guard let document = try await store.documents().first(where: { $0.id == id }) else {
             throw KBError(.notFound, "There is no document \(id) in the knowledge base.", details: ["document_id": String(id)])
         }
-        let chunks = try await store.documentChunks(documentID: id)
+        let key = RecentDocumentTexts.Key(id: id, contentHash: document.contentHash, ingestedAt: document.ingestedAt)
+        if let cached = documentTexts[key] { return cached }
+        let text = try await readDocumentText(document)
+        documentTexts[key] = text
+        return text
+    }
+
+    func readDocumentText(_ document: DocumentRecord) async throws(KBError) -> DocumentText {
+        let chunks = try await store.documentChunks(documentID: document.id)
         let loaded = try await Self.onBlockingPool { () async throws(KBError) -> String? in Self.reload(document) }
         if let loaded {
             let length = loaded.unicodeScalars.count
