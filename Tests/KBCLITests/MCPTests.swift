@@ -182,6 +182,58 @@ import Testing
     }
 }
 
+extension MCPTests {
+    /// Over stdio a host stops an answer by cancelling the call (`notifications/cancelled`) or by closing kb's input;
+    /// either way the model server sees kb close its stream, and after a cancel the server goes on answering.
+    @Test func stdioCancelAndCloseStopTheGeneration() async throws {
+        let ws = try Self.workspace()
+        let model = Process()
+        model.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        model.arguments = ["-u", Self.slowModel]
+        let modelOut = Pipe()
+        model.standardOutput = modelOut
+        model.standardError = FileHandle.nullDevice
+        try model.run()
+        defer { kill(model.processIdentifier, SIGKILL); model.waitUntilExit() }
+        let modelLines = LineReader(modelOut.fileHandleForReading)
+        let portLine = try #require(modelLines.next(matching: "port ", within: 10))
+        let modelPort = try #require(Int(portLine.dropFirst(5)))
+
+        let mcp = Process()
+        mcp.executableURL = URL(fileURLWithPath: KBProcess.binary)
+        mcp.arguments = ["mcp"]
+        mcp.currentDirectoryURL = URL(fileURLWithPath: ws.path)
+        mcp.environment = KBProcess.environment(in: ws.path, ["KB_GENERATOR": "openai", "KB_GENERATION_ENDPOINT": "http://127.0.0.1:\(modelPort)/v1"])
+        let input = Pipe(), output = Pipe()
+        mcp.standardInput = input
+        mcp.standardOutput = output
+        mcp.standardError = FileHandle.nullDevice
+        try mcp.run()
+        defer { if mcp.isRunning { kill(mcp.processIdentifier, SIGKILL) } }
+        let replies = LineReader(output.fileHandleForReading)
+        func send(_ message: String) { input.fileHandleForWriting.write(Data((message + "\n").utf8)) }
+        send(#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#)
+        #expect(replies.next(matching: #"{"id":1"#, within: 30) != nil)
+        send(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+
+        send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ask","arguments":{"question":"When did the Colosseum in Rome open?"}}}"#)
+        #expect(modelLines.next(matching: "streaming", within: 30) != nil, "the model started writing")
+        send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"user stopped it"}}"#)
+        #expect(modelLines.next(matching: "disconnected", within: 10) != nil, "a cancelled call stopped the generation")
+        send(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"status","arguments":{}}}"#)
+        let status = replies.next(matching: #"{"id":3"#, within: 30)
+        #expect(status?.contains(#""documents":2"#) == true, "the server answers after a cancel: \(status ?? "nothing")")
+
+        send(#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"ask","arguments":{"question":"When did the Colosseum close?"}}}"#)
+        #expect(modelLines.next(matching: "streaming", within: 30) != nil)
+        try input.fileHandleForWriting.close()   // the host went away
+        #expect(modelLines.next(matching: "disconnected", within: 10) != nil, "closing kb's input stopped the generation")
+        let deadline = Date().addingTimeInterval(10)
+        while mcp.isRunning && Date() < deadline { usleep(50_000) }
+        #expect(!mcp.isRunning, "kb mcp exits when its input closes")
+    }
+}
+
 /// Reads a child's standard output line by line, with a deadline.
 final class LineReader: @unchecked Sendable {
     private let handle: FileHandle
