@@ -297,6 +297,8 @@ final class LineReader: @unchecked Sendable {
         #expect((seen["source_url"] as? String)?.hasSuffix("#L3-L3") == true)
         #expect((seen["source_target"] as? String)?.contains("opened in 80 AD") == true)
         #expect(seen["resumed_turns"] as? Int == 2 && seen["resumed_url"] as? String == seen["conversation_url"] as? String)
+        #expect((seen["stored_source_url"] as? String)?.contains("#chunk-") == true, "\(seen["stored_source_url"] ?? "")")
+        #expect((seen["stored_source_target"] as? String)?.contains("opened in 80 AD") == true)
         // Search with highlights, the mode switch and the explanation.
         #expect((seen["search_results"] as? Int ?? 0) >= 1 && (seen["search_marks"] as? [String])?.contains("Colosseum") == true)
         #expect((seen["search_why"] as? String)?.contains("keyword #1") == true)

@@ -121,6 +121,12 @@ def check(url, token, shots):
         wait(driver, lambda d: len(css(d, ".turn")) >= 2)
         seen["resumed_turns"] = len(css(driver, ".turn"))
         seen["resumed_url"] = driver.current_url
+        # A stored turn's source (the database keeps no passage text) opens its document at the chunk.
+        css(driver, ".turn .source a.place")[0].click()
+        target = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, ".target")))
+        settle(driver)
+        seen["stored_source_url"] = driver.current_url
+        seen["stored_source_target"] = target.text
 
         # Search: highlights, the mode switch, the explanation.
         driver.get(f"{url}/search?q=Colosseum&explain=1")
