@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         // The Model Context Protocol server (stdio and Streamable HTTP transports).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        // The PostgreSQL store (pgvector for vectors).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System SQLite (Debian's libsqlite3-dev): FTS5 is compiled in.
@@ -26,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "CLlama", path: "Sources/CLlama", pkgConfig: "llama"),
         .target(
             name: "KBCore",
-            dependencies: ["CSQLite", "CLibXML2", "CLlama", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["CSQLite", "CLibXML2", "CLlama", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         // kb's MCP tools over the service layer, and MCP sessions for any HTTP server.

@@ -21,4 +21,6 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 swift build --build-tests
+# The PostgreSQL store's tests start a local cluster on port 54330 (scripts/postgres.sh); stop it afterwards.
+trap 'scripts/postgres.sh stop 54330 >/dev/null 2>&1 || true' EXIT
 swift test --skip-build "$@"

@@ -525,3 +525,30 @@ enum RepositoryModels {
         #expect(try ws.kb("status", "--json").status == 0)   // the database is fine afterwards
     }
 }
+
+/// The CLI on a PostgreSQL knowledge base: the same commands with `--db postgres://…`.
+@Suite(.serialized) struct PostgresCLITests {
+    @Test func ingestSearchAskStatusOnPostgres() async throws {
+        guard let url = TestPostgres.scratch() else { return }
+        let ws = Workspace()
+        ws.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
+        ws.write("docs/桥.md", "# 石桥\n\n这座石桥建于一六二三年，由当地商人出资修建。\n")
+        let ingest = try KBProcess.run(["ingest", "docs", "--no-embed", "--json", "--db", url], in: ws.path)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        #expect(try ingest.json()["added"] as? Int == 2)
+        let again = try KBProcess.run(["ingest", "docs", "--no-embed", "--json", "--db", url], in: ws.path)
+        #expect(try again.json()["unchanged"] as? Int == 2, "incremental on PostgreSQL too")
+        let search = try KBProcess.run(["search", "石桥是哪一年建的", "--json", "--db", url], in: ws.path)
+        let top = try #require((try search.json()["results"] as? [[String: Any]])?.first)
+        #expect((top["path"] as? String)?.hasSuffix("docs/桥.md") == true)
+        let ask = try KBProcess.run(["ask", "When did the Colosseum in Rome open?", "--json", "--db", url], in: ws.path)
+        let answer = try ask.json()
+        #expect((answer["answer"] as? String)?.contains("80 AD") == true)
+        let id = try #require(answer["answer_id"] as? String)
+        #expect(try KBProcess.run(["feedback", id, "up", "--db", url], in: ws.path).status == 0)
+        let status = try KBProcess.run(["status", "--json", "--db", url], in: ws.path).json()
+        #expect(status["documents"] as? Int == 2)
+        #expect((status["database"] as? String)?.hasPrefix("postgres://kb@127.0.0.1:") == true, "no password in what kb shows")
+        try await PostgresStore.dropDatabase(url)
+    }
+}

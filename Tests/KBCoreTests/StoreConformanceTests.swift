@@ -34,17 +34,16 @@ import KBTestSupport
         }.joined(separator: " OR ")
     }
 
-    @Test func rankingsAndScoresMatchFTS5() async throws {
-        let folder = TemporaryFolder()
-        let path = folder.path + "/kb.sqlite"
-        let store = try SQLiteStore(path: path, create: true)
-        // A corpus with skewed term frequencies and varied lengths, English and Chinese, some chunks mixed.
+    /// A corpus with skewed term frequencies and varied lengths, English and Chinese, some chunks mixed, and queries
+    /// over it: random terms of each field, repeated terms, bigram phrases taken from the corpus, analysed questions.
+    static func corpusAndQueries() throws -> (documents: [[PreparedChunk]], queries: [KeywordQuery]) {
         let english = ["river", "bridge", "stone", "merchant", "harbour", "lantern", "winter", "garden", "market", "silk",
                        "tower", "engine", "railway", "station", "copper", "salt", "temple", "scholar", "festival", "ferry"]
         let hanzi = Array("石桥建于商人出资修建河流港口灯笼冬天花园市场丝绸塔发动机铁路车站铜盐寺庙学者节日渡船")
         var random = Generator(state: 42)
         var allTerms: [IndexTerms] = []
-        for d in 0..<30 {
+        var documents: [[PreparedChunk]] = []
+        for _ in 0..<30 {
             var texts: [String] = []
             for _ in 0..<(4 + random.next(6)) {
                 var parts: [String] = []
@@ -62,12 +61,8 @@ import KBTestSupport
             }
             let chunks = StoreConformance.chunks(texts)
             allTerms += chunks.map(\.terms)
-            _ = try await store.saveDocument(StoreConformance.document("/kb/d\(d).md", chunks: chunks.count), chunks: chunks, replacing: nil)
+            documents.append(chunks)
         }
-        // Remove a few documents so that the engine's tombstones are exercised too.
-        for document in try await store.documents().prefix(3) { try await store.removeDocument(id: document.id) }
-
-        // Queries: random terms of each field, repeated terms, and bigram phrases taken from the corpus.
         var queries: [KeywordQuery] = []
         for _ in 0..<60 {
             var clauses: [[KeywordQuery.Term]] = []
@@ -89,10 +84,27 @@ import KBTestSupport
         for text in ["When was the stone bridge built?", "石桥是哪一年建的", "railway station 车站", "merchant silk market"] {
             queries.append(KeywordQuery(try QueryAnalyzer.analyze(text)))
         }
+        return (documents, queries.filter { !$0.isEmpty })
+    }
+
+    /// Loads the corpus into a store and removes a few documents (so that removals are exercised too).
+    static func load(_ store: any KnowledgeStore, _ documents: [[PreparedChunk]]) async throws {
+        for (d, chunks) in documents.enumerated() {
+            _ = try await store.saveDocument(StoreConformance.document("/kb/d\(d).md", chunks: chunks.count), chunks: chunks, replacing: nil)
+        }
+        for document in try await store.documents().prefix(3) { try await store.removeDocument(id: document.id) }
+    }
+
+    @Test func rankingsAndScoresMatchFTS5() async throws {
+        let folder = TemporaryFolder()
+        let path = folder.path + "/kb.sqlite"
+        let store = try SQLiteStore(path: path, create: true)
+        let (documents, queries) = try Self.corpusAndQueries()
+        try await Self.load(store, documents)
 
         let fts = try SQLiteConnection(path: path, create: false)
         var compared = 0, withHits = 0
-        for query in queries where !query.isEmpty {
+        for query in queries {
             let mine = try await store.keywordSearch(query, limit: 20)
             let theirs = try fts.query("SELECT rowid, bm25(chunks_fts, 1.0, 0.4, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2, rowid LIMIT 20",
                                        [Self.match(query)]).map { ScoredChunk(chunkID: $0.int(0), score: -$0.double(1)) }

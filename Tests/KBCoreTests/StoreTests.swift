@@ -17,6 +17,21 @@ import KBTestSupport
         }
     }
 
+    @Test func embeddedPostgresMigrationsMatchSchemaFiles() async throws {
+        let folder = Self.root.appendingPathComponent("Schemas/postgres").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files == PostgresMigrations.all.map(\.name), "run scripts/generate-schema.sh")
+        for migration in PostgresMigrations.all {
+            let text = try String(contentsOfFile: folder + "/" + migration.name, encoding: .utf8)
+            #expect(text.trimmingCharacters(in: .newlines) == migration.sql.trimmingCharacters(in: .newlines),
+                    "\(migration.name) differs from the embedded copy: run scripts/generate-schema.sh")
+        }
+        // Every statement is applied on its own: none may hide a second one.
+        for migration in PostgresMigrations.all {
+            for statement in PostgresStore.statements(migration.sql) { #expect(statement.filter { $0 == ";" }.count == 1, "\(statement)") }
+        }
+    }
+
     @Test func databaseSchemaIsTheSchemaFiles() async throws {
         let folder = TemporaryFolder()
         let store = try SQLiteStore(path: folder.path + "/kb.sqlite", create: true)

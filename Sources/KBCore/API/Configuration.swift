@@ -86,6 +86,8 @@ public struct Configuration: Sendable, Equatable {
                                currentDirectory: String = FileManager.default.currentDirectoryPath) throws(KBError) -> Configuration {
         let fileManager = FileManager.default
         func absolute(_ path: String, relativeTo base: String) -> String {
+            // A database URL (postgres://…) is taken as written.
+            if path.contains("://") && !path.hasPrefix("file://") { return path }
             let expanded = (path as NSString).expandingTildeInPath
             return expanded.hasPrefix("/") ? (expanded as NSString).standardizingPath
                 : ((base as NSString).appendingPathComponent(expanded) as NSString).standardizingPath

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// | stage | protocol | registered |
 /// |---|---|---|
-/// | store | ``KnowledgeStore`` (documents, keyword index, vectors, conversations) | `sqlite` |
+/// | store | ``KnowledgeStore`` (documents, keyword index, vectors, conversations) | `sqlite`, `postgres` |
 /// | embedder | ``Embedder`` | `multilingual-e5-small`, `all-minilm-l6-v2`, `endpoint:MODEL` |
 /// | retriever | ``Retriever`` | `keyword`, `vector`, `hybrid` |
 /// | reranker | ``Reranker`` | `identity` |
@@ -184,6 +184,10 @@ extension ComponentRegistry {
         // Stores. A path (or file: URL) is an SQLite database.
         registry.registerStore("sqlite", handles: { !$0.contains("://") || $0.hasPrefix("file://") }) { location, create throws(KBError) in
             try SQLiteStore(path: location.hasPrefix("file://") ? String(location.dropFirst(7)) : location, create: create)
+        }
+        // A postgres:// URL is a PostgreSQL database with pgvector.
+        registry.registerStore("postgres", handles: { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") }) { location, create throws(KBError) in
+            try PostgresStore(url: location, create: create)
         }
         // Embedders.
         registry.registerEmbedder("multilingual-e5-small") { name, models throws(KBError) in

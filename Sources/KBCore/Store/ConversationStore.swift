@@ -139,10 +139,7 @@ extension SQLiteStore: ConversationStore {
 
     @discardableResult
     public func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        func json<T: Encodable>(_ value: T) -> String { (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
-        let citations = json(answer.citations), passages = json(answer.passages), quality = json(answer.quality)
+        let (citations, passages, quality) = answer.jsonColumns
         return try await write { connection throws(KBError) -> Int in
             try connection.transaction { () throws(KBError) -> Int in
                 guard try connection.scalar("SELECT count(*) FROM conversations WHERE id = ?", [answer.conversationID]).int == 1 else {
@@ -224,6 +221,14 @@ func randomHex(_ count: Int) -> String {
 }
 
 extension AnswerRecord {
+    /// The citations, passages and quality scores as the JSON the stores keep (keys sorted).
+    var jsonColumns: (citations: String, passages: String, quality: String) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json<T: Encodable>(_ value: T) -> String { (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
+        return (json(citations), json(passages), json(quality))
+    }
+
     /// The record kept for an answer.
     init(_ answer: Answer, conversationID: String) {
         self.init(

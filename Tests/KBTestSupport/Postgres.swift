@@ -1,0 +1,40 @@
+import Foundation
+@testable import KBCore
+
+/// A PostgreSQL server with pgvector for the tests: `scripts/postgres.sh start 54330`, started once per test run
+/// (the script installs the engine the first time). When it cannot run, the tests say why and stop there.
+public enum TestPostgres {
+    public static let port = 54330
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The server's base URL (ending in `/`, database to be appended), or why there is none.
+    public static let base: Result<String, KBError> = {
+        let script = root.appendingPathComponent("scripts/postgres.sh").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["300", "bash", script, "start", String(port)]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        do { try process.run() } catch { return .failure(KBError(.io, "cannot run \(script): \(error)")) }
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let url = output.split(separator: "\n").last.map(String.init), url.hasPrefix("postgres://"),
+              let slash = url.range(of: "/", options: .backwards) else {
+            return .failure(KBError(.io, "scripts/postgres.sh could not start PostgreSQL: \(errors.suffix(600))"))
+        }
+        return .success(String(url[..<slash.upperBound]))
+    }()
+
+    /// A fresh database's URL, or nil (with the reason printed) when PostgreSQL cannot run here.
+    public static func scratch() -> String? {
+        switch base {
+        case .success(let base): return base + "kbtest_" + randomHex(6)
+        case .failure(let error):
+            print("PostgreSQL tests skipped: \(error.message)")
+            return nil
+        }
+    }
+}
+
