@@ -21,6 +21,12 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 swift build --build-tests
-# The PostgreSQL store's tests start a local cluster on port 54330 (scripts/postgres.sh); stop it afterwards.
+# The PostgreSQL store's tests use a local cluster on port 54330 (scripts/postgres.sh), started here rather than
+# from inside the test runner (whose children inherit a blocked signal mask), and stopped afterwards.
 trap 'scripts/postgres.sh stop 54330 >/dev/null 2>&1 || true' EXIT
+if url=$(scripts/postgres.sh start 54330 | tail -n 1); then
+  export KB_TEST_POSTGRES_URL=$url
+else
+  echo "test: PostgreSQL could not be started (see above); its tests will say so and stop" >&2
+fi
 swift test --skip-build "$@"

@@ -19,6 +19,24 @@ import Testing
         return ws
     }
 
+    /// Starts slow_llm.py (a slow OpenAI-compatible model server): the process, its output lines and its port.
+    /// Stop it with SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
+    static func slowModelServer() throws -> (Process, LineReader, Int) {
+        let model = Process()
+        model.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        model.arguments = ["-u", slowModel]
+        let modelOut = Pipe()
+        model.standardOutput = modelOut
+        model.standardError = FileHandle.nullDevice
+        try model.run()
+        let lines = LineReader(modelOut.fileHandleForReading)
+        guard let portLine = lines.next(matching: "port ", within: 10), let port = Int(portLine.dropFirst(5)) else {
+            kill(model.processIdentifier, SIGKILL)
+            throw KBError(.io, "slow_llm.py did not say its port")
+        }
+        return (model, lines, port)
+    }
+
     /// Runs the client script (at most two minutes) and decodes the JSON it prints.
     static func client(_ arguments: [String], in ws: Workspace, script: String = MCPTests.script) throws -> [String: Any] {
         guard FileManager.default.isExecutableFile(atPath: ServeProcessTests.venvPython) else {
@@ -143,18 +161,8 @@ import Testing
     /// its stream within seconds, and the daemon goes on serving.
     @Test func aClientThatDisconnectsMidAnswerCancelsTheGeneration() async throws {
         let ws = try Self.workspace()
-        let model = Process()
-        model.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        model.arguments = ["-u", Self.slowModel]
-        let modelOut = Pipe()
-        model.standardOutput = modelOut
-        model.standardError = FileHandle.nullDevice
-        try model.run()
-        // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
+        let (model, lines, modelPort) = try Self.slowModelServer()
         defer { kill(model.processIdentifier, SIGKILL); model.waitUntilExit() }
-        let lines = LineReader(modelOut.fileHandleForReading)
-        let portLine = try #require(lines.next(matching: "port ", within: 10))
-        let modelPort = try #require(Int(portLine.dropFirst(5)))
 
         let token = "mcp-token-0123456789abcdef"
         let (server, port) = try ServeProcessTests.serve(in: ws, token: token, environment: [
@@ -187,17 +195,8 @@ extension MCPTests {
     /// either way the model server sees kb close its stream, and after a cancel the server goes on answering.
     @Test func stdioCancelAndCloseStopTheGeneration() async throws {
         let ws = try Self.workspace()
-        let model = Process()
-        model.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        model.arguments = ["-u", Self.slowModel]
-        let modelOut = Pipe()
-        model.standardOutput = modelOut
-        model.standardError = FileHandle.nullDevice
-        try model.run()
+        let (model, modelLines, modelPort) = try Self.slowModelServer()
         defer { kill(model.processIdentifier, SIGKILL); model.waitUntilExit() }
-        let modelLines = LineReader(modelOut.fileHandleForReading)
-        let portLine = try #require(modelLines.next(matching: "port ", within: 10))
-        let modelPort = try #require(Int(portLine.dropFirst(5)))
 
         let mcp = Process()
         mcp.executableURL = URL(fileURLWithPath: KBProcess.binary)

@@ -240,28 +240,19 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                         """, logger: logger)
                     documentID = try await rows.collect().first!.decode(Int.self)
                 }
-                var inserted = 0, reused = 0
-                var addedTerms = 0, addedChunks = 0
+                // Every new and every kept chunk in one statement each (not a statement per chunk).
+                var kept = ChunkColumns(), added = ChunkColumns()
+                var keptIDs: [Int] = []
+                var addedTerms = 0
                 var statFields: [Int16] = [], statTerms: [String] = []
                 for chunk in chunks {
                     let d = chunk.draft
                     if var ids = reusable[d.contentHash], !ids.isEmpty {
-                        let id = ids.removeFirst()
+                        keptIDs.append(ids.removeFirst())
                         reusable[d.contentHash] = ids
-                        try await connection.query("""
-                            UPDATE chunks SET ordinal = \(d.ordinal), start_offset = \(d.range.lowerBound), end_offset = \(d.range.upperBound),
-                                start_line = \(d.startLine), end_line = \(d.endLine), page = \(d.page) WHERE id = \(id)
-                            """, logger: logger)
-                        reused += 1
+                        kept.append(chunk)
                     } else {
-                        let vector = Self.tsvector(chunk.terms)
-                        try await connection.query("""
-                            INSERT INTO chunks (document_id, ordinal, content_hash, heading, text, start_offset, end_offset,
-                                                start_line, end_line, page, token_count, terms, term_count)
-                            VALUES (\(documentID), \(d.ordinal), \(d.contentHash), \(d.heading), \(d.text), \(d.range.lowerBound),
-                                    \(d.range.upperBound), \(d.startLine), \(d.endLine), \(d.page), \(d.tokenCount), \(vector)::tsvector,
-                                    \(chunk.terms.length))
-                            """, logger: logger)
+                        added.append(chunk)
                         for field in KeywordQuery.Field.allCases {
                             for term in Set(chunk.terms[field]) {
                                 statFields.append(Int16(field.rawValue))
@@ -269,10 +260,32 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                             }
                         }
                         addedTerms += chunk.terms.length
-                        addedChunks += 1
-                        inserted += 1
                     }
                 }
+                if !keptIDs.isEmpty {
+                    try await connection.query("""
+                        UPDATE chunks c SET ordinal = u.ordinal, start_offset = u.start_offset, end_offset = u.end_offset,
+                            start_line = u.start_line, end_line = u.end_line, page = NULLIF(u.page, -1)
+                        FROM unnest(\(keptIDs)::bigint[], \(kept.ordinals)::int[], \(kept.startOffsets)::int[], \(kept.endOffsets)::int[],
+                                    \(kept.startLines)::int[], \(kept.endLines)::int[], \(kept.pages)::int[])
+                             AS u(id, ordinal, start_offset, end_offset, start_line, end_line, page)
+                        WHERE c.id = u.id
+                        """, logger: logger)
+                }
+                if !added.ordinals.isEmpty {
+                    try await connection.query("""
+                        INSERT INTO chunks (document_id, ordinal, content_hash, heading, text, start_offset, end_offset,
+                                            start_line, end_line, page, token_count, terms, term_count)
+                        SELECT \(documentID), u.ordinal, u.hash, u.heading, u.text, u.start_offset, u.end_offset, u.start_line, u.end_line,
+                               NULLIF(u.page, -1), u.tokens, u.terms::tsvector, u.term_count
+                        FROM unnest(\(added.ordinals)::int[], \(added.hashes)::text[], \(added.headings)::text[], \(added.texts)::text[],
+                                    \(added.startOffsets)::int[], \(added.endOffsets)::int[], \(added.startLines)::int[], \(added.endLines)::int[],
+                                    \(added.pages)::int[], \(added.tokens)::int[], \(added.terms)::text[], \(added.termCounts)::int[])
+                             AS u(ordinal, hash, heading, text, start_offset, end_offset, start_line, end_line, page, tokens, terms, term_count)
+                        ORDER BY u.ordinal
+                        """, logger: logger)
+                }
+                let inserted = added.ordinals.count, reused = keptIDs.count, addedChunks = inserted
                 if !statTerms.isEmpty {
                     // Sorted, so that concurrent writers lock the statistics rows in one order.
                     let order = statTerms.indices.sorted { (statFields[$0], statTerms[$0]) < (statFields[$1], statTerms[$1]) }
@@ -895,6 +908,21 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         } catch {
             throw KBError(.database, "Could not drop \(parsed.display): \(String(reflecting: error))")
         }
+    }
+}
+
+/// Chunks as columns, for one multi-row statement (`unnest` of arrays); a missing page is -1.
+struct ChunkColumns {
+    var ordinals: [Int] = [], hashes: [String] = [], headings: [String] = [], texts: [String] = []
+    var startOffsets: [Int] = [], endOffsets: [Int] = [], startLines: [Int] = [], endLines: [Int] = [], pages: [Int] = []
+    var tokens: [Int] = [], terms: [String] = [], termCounts: [Int] = []
+
+    mutating func append(_ chunk: PreparedChunk) {
+        let d = chunk.draft
+        ordinals.append(d.ordinal); hashes.append(d.contentHash); headings.append(d.heading); texts.append(d.text)
+        startOffsets.append(d.range.lowerBound); endOffsets.append(d.range.upperBound)
+        startLines.append(d.startLine); endLines.append(d.endLine); pages.append(d.page ?? -1)
+        tokens.append(d.tokenCount); terms.append(PostgresStore.tsvector(chunk.terms)); termCounts.append(chunk.terms.length)
     }
 }
 
