@@ -16,11 +16,11 @@ public enum KBMCPServer {
         say). Cite the path and lines kb returns.
         """
 
-    /// A server with kb's tools registered (not started).
-    public static func make(service: KnowledgeService, logger: Logger) async -> Server {
+    /// A server with kb's tools registered (not started), acting for `caller`.
+    public static func make(service: KnowledgeService, caller: Caller = .owner, logger: Logger) async -> Server {
         let server = Server(name: name, version: version, title: "kb knowledge base", instructions: instructions,
                             capabilities: .init(tools: .init(listChanged: false)))
-        let tools = MCPTools(service: service)
+        let tools = MCPTools(service: service, caller: caller)
         let weak = WeakServer(server)
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: MCPTools.tools) }
         await server.withMethodHandler(CallTool.self) { (params: CallTool.Parameters) async throws -> CallTool.Result in

@@ -11,6 +11,8 @@ public actor MCPSessions {
         var server: Server
         var transport: StatefulHTTPServerTransport
         var lastUsed: Date
+        /// Who opened the session; every later request of the session must come from the same caller.
+        var caller: Caller
     }
 
     let service: KnowledgeService
@@ -38,12 +40,16 @@ public actor MCPSessions {
         ])
     }
 
-    /// Handles one HTTP request to the MCP endpoint.
-    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+    /// Handles one HTTP request to the MCP endpoint from `caller` (authenticated by the daemon); a session's
+    /// tools act as the caller that opened it, and a request for another caller's session is refused.
+    public func handle(_ request: HTTPRequest, caller: Caller = .owner) async -> HTTPResponse {
         closeIdleSessions()
         if let id = request.header(HTTPHeaderName.sessionID) {
             guard var session = sessions[id] else {
                 return .error(statusCode: 404, .invalidRequest("Unknown or expired MCP session \(id); initialize a new one."))
+            }
+            guard session.caller == caller else {
+                return .error(statusCode: 403, .invalidRequest("MCP session \(id) belongs to another token; initialize a session of your own."))
             }
             session.lastUsed = Date()
             sessions[id] = session
@@ -59,13 +65,13 @@ public actor MCPSessions {
         }
         let id = UUID().uuidString.lowercased()
         let transport = StatefulHTTPServerTransport(sessionIDGenerator: FixedSessionID(id: id), validationPipeline: validation, logger: logger)
-        let server = await KBMCPServer.make(service: service, logger: logger)
+        let server = await KBMCPServer.make(service: service, caller: caller, logger: logger)
         do {
             try await server.start(transport: transport)
         } catch {
             return .error(statusCode: 500, .internalError("Could not start an MCP session: \(error)"))
         }
-        sessions[id] = Session(server: server, transport: transport, lastUsed: Date())
+        sessions[id] = Session(server: server, transport: transport, lastUsed: Date(), caller: caller)
         let response = await transport.handleRequest(request)
         if response.statusCode >= 400 { await close(id) }
         return response

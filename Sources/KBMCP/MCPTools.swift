@@ -8,8 +8,13 @@ import MCP
 /// output schema.
 public struct MCPTools: Sendable {
     let service: KnowledgeService
+    /// Who the calls act for (the session's token; the owner over stdio).
+    let caller: Caller
 
-    public init(service: KnowledgeService) { self.service = service }
+    public init(service: KnowledgeService, caller: Caller = .owner) {
+        self.service = service
+        self.caller = caller
+    }
 
     /// Reports progress of a running call (progress so far, a total when known, a message).
     public typealias Progress = @Sendable (_ progress: Double, _ total: Double?, _ message: String) async -> Void
@@ -149,11 +154,11 @@ public struct MCPTools: Sendable {
     /// Answers with progress: retrieving first, then the growing answer while the model writes. The generation
     /// stops when the calling task is cancelled (the client cancelled or went away).
     func ask(_ request: AskRequest, progress: Progress?) async throws(KBError) -> Answer {
-        guard let progress else { return try await service.ask(request) }
+        guard let progress else { return try await service.ask(request, caller: caller) }
         let reporter = ProgressReporter(progress)
         reporter.report("retrieving passages")
         defer { reporter.finish() }
-        let answer = try await service.ask(request) { text in reporter.text(text) }
+        let answer = try await service.ask(request, caller: caller) { text in reporter.text(text) }
         await reporter.flush()
         return answer
     }

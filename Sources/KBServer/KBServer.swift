@@ -54,11 +54,11 @@ public struct KBServer: Sendable {
 
     /// The router with every route and middleware. Each route decodes its request, calls the service layer and
     /// encodes the reply; nothing else happens here.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<KBRequestContext> {
+        let router = Router(context: KBRequestContext.self)
         router.add(middleware: ObservingMiddleware(metrics: metrics))
         router.add(middleware: SameOriginMiddleware(loopbackOnly: settings.isLoopback))
-        router.add(middleware: AuthMiddleware(token: settings.token))
+        router.add(middleware: AuthMiddleware(service: service, ownerToken: settings.token))
         let service = self.service, limit = settings.maxBodyBytes
 
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
@@ -69,7 +69,8 @@ public struct KBServer: Sendable {
             guard let asset = WebPage.asset(try context.parameters.require("name")) else { throw HTTPError(.notFound) }
             return asset
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { _, context in
+            _ = try context.requireCaller()
             let status = try? await service.status()
             let text = metrics.text(documents: status?.documents ?? 0, chunks: status?.chunks ?? 0,
                                     queueDepth: await service.generation.depth)
@@ -80,21 +81,42 @@ public struct KBServer: Sendable {
             let body = try await JSONBody.decode(SearchRequest.self, request, limit: limit)
             return JSONBody.response(try await wrap { () async throws(KBError) in try await service.search(body) })
         }
-        router.post("/v1/ask") { request, _ in try await ask(request) }
-        router.post("/v1/feedback") { request, _ in
+        router.post("/v1/ask") { request, context in try await ask(request, caller: try context.requireCaller()) }
+        router.post("/v1/feedback") { request, context in
+            let caller = try context.requireCaller()
             let body = try await JSONBody.decode(FeedbackRequest.self, request, limit: limit)
-            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.rate(body) }, status: .created)
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.rate(body, caller: caller) }, status: .created)
         }
         router.get("/v1/conversations/:id") { _, context in
+            let caller = try context.requireCaller()
             let id = try context.parameters.require("id")
-            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversation(id: id) })
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversation(id: id, caller: caller) })
         }
-        router.get("/v1/conversations") { _, _ in
-            JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversations() })
+        router.get("/v1/conversations") { _, context in
+            let caller = try context.requireCaller()
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.conversations(caller: caller) })
         }
-        router.get("/v1/feedback") { request, _ in
+        router.get("/v1/feedback") { request, context in
+            let caller = try context.requireCaller()
             let worst = request.uri.queryParameters.get("worst").flatMap { Int($0) } ?? 10
-            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.feedbackReport(worst: min(100, worst)) })
+            return JSONBody.response(try await wrap { () async throws(KBError) in
+                try await service.feedbackReport(worst: min(100, worst), caller: caller)
+            })
+        }
+        router.get("/v1/tokens") { _, context in
+            let caller = try context.requireCaller()
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.users(caller: caller) })
+        }
+        router.post("/v1/tokens") { request, context in
+            let caller = try context.requireCaller()
+            let body = try await JSONBody.decode(TokenRequest.self, request, limit: limit)
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.createToken(body, caller: caller) },
+                                     status: .created)
+        }
+        router.delete("/v1/tokens/:name") { _, context in
+            let caller = try context.requireCaller()
+            let name = try context.parameters.require("name")
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.revokeToken(name: name, caller: caller) })
         }
         router.get("/v1/status") { _, _ in
             JSONBody.response(try await wrap { () async throws(KBError) in try await service.status() })
@@ -114,9 +136,10 @@ public struct KBServer: Sendable {
             let body = try await JSONBody.decode(ReadRequest.self, request, limit: limit)
             return JSONBody.response(try await wrap { () async throws(KBError) in try await service.read(body) })
         }
-        router.post("/v1/documents") { request, _ in
+        router.post("/v1/documents") { request, context in
+            let caller = try context.requireCaller()
             let body = try await JSONBody.decode(IngestRequest.self, request, limit: limit)
-            let summary = try await wrap { () async throws(KBError) in try await service.ingest(body) }
+            let summary = try await wrap { () async throws(KBError) in try await service.ingest(body, caller: caller) }
             metrics.recordIngest(summary)
             return JSONBody.response(summary, status: .ok)
         }
@@ -124,27 +147,30 @@ public struct KBServer: Sendable {
             guard let id = Int(try context.parameters.require("id")) else {
                 throw APIError(.badRequest, "invalid_request", "A document id is an integer.")
             }
-            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.removeDocument(id: id) })
+            let caller = try context.requireCaller()
+            return JSONBody.response(try await wrap { () async throws(KBError) in try await service.removeDocument(id: id, caller: caller) })
         }
         router.get("/v1/models") { _, _ in
             JSONBody.response(["object": "list", "data": [["id": OpenAIChat.modelName, "object": "model", "created": 0, "owned_by": "kb"]]])
         }
-        router.post("/v1/chat/completions") { request, _ in try await OpenAIChat(server: self).complete(request) }
+        router.post("/v1/chat/completions") { request, context in
+            try await OpenAIChat(server: self).complete(request, caller: try context.requireCaller())
+        }
         let mcp = MCPEndpoint(sessions: self.mcp, limit: limit)
-        router.post("/mcp") { request, _ in try await mcp.handle(request) }
-        router.get("/mcp") { request, _ in try await mcp.handle(request) }
-        router.delete("/mcp") { request, _ in try await mcp.handle(request) }
+        router.post("/mcp") { request, context in try await mcp.handle(request, caller: try context.requireCaller()) }
+        router.get("/mcp") { request, context in try await mcp.handle(request, caller: try context.requireCaller()) }
+        router.delete("/mcp") { request, context in try await mcp.handle(request, caller: try context.requireCaller()) }
         return router
     }
 
     // MARK: Routes
 
-    func ask(_ request: Request) async throws -> Response {
+    func ask(_ request: Request, caller: Caller) async throws -> Response {
         let body = try await JSONBody.decode(AskRequest.self, request, limit: settings.maxBodyBytes)
         let wantsStream = body.stream ?? (request.headers[.accept]?.contains("text/event-stream") == true)
         let service = self.service
         let run: @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { reserved, onText in
-            try await service.ask(body, reserved: reserved, onText: onText)
+            try await service.ask(body, caller: caller, reserved: reserved, onText: onText)
         }
         guard wantsStream else { return JSONBody.response(try await generate(run)) }
         // Server-Sent Events: `token` events as the text is generated, then one `answer` event with the checked
@@ -259,19 +285,39 @@ enum ServerSentEvent {
     }
 }
 
-/// Bearer-token authentication on every route but `/healthz`, compared in constant time.
+/// A request's context: Hummingbird's, and who is asking (set by ``AuthMiddleware``).
+public struct KBRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The authenticated caller; nil on the public routes (`/healthz`, the page and its assets).
+    public var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+
+    /// The caller, for routes behind authentication.
+    func requireCaller() throws -> Caller {
+        guard let caller else { throw APIError(.unauthorized, "unauthorized", "This endpoint needs Authorization: Bearer TOKEN.") }
+        return caller
+    }
+}
+
+/// Authentication on every route but `/healthz` and the page's HTML and assets (the page asks for a token and
+/// sends it with its API calls). The bearer token is the owner's single token (`KB_API_TOKEN`) or a user's
+/// (`kb token create`), looked up by its hash in the database on every request, so a token revoked through any
+/// daemon stops working at once in all of them. Without users and without an owner token, everyone is the owner.
 struct AuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let token: String?
+    typealias Context = KBRequestContext
+    let service: KnowledgeService
+    let ownerToken: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token, !token.isEmpty, request.uri.path != "/healthz", !WebPage.isPublic(request) else { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-        guard constantTimeEqual(presented, token) else {
-            throw APIError(.unauthorized, "unauthorized", header.isEmpty ? "This endpoint needs Authorization: Bearer TOKEN (KB_API_TOKEN)."
-                                                                        : "The bearer token is not valid.",
-                           headers: [.wwwAuthenticate: "Bearer"])
+        if request.uri.path == "/healthz" || WebPage.isPublic(request) { return try await next(request, context) }
+        let header = request.headers[.authorization]
+        let bearer = header.map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
+        var context = context
+        do {
+            context.caller = try await service.authenticate(bearer: bearer, ownerToken: ownerToken)
+        } catch {
+            throw APIError(error)
         }
         return try await next(request, context)
     }
@@ -279,7 +325,7 @@ struct AuthMiddleware: RouterMiddleware {
 
 /// Outermost middleware: turns every error into a JSON error response and records metrics.
 struct ObservingMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = KBRequestContext
     let metrics: ServerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -309,9 +355,10 @@ struct ObservingMiddleware: RouterMiddleware {
         if path.hasPrefix("/v1/conversations/") { return "/v1/conversations/:id" }
         if path.hasPrefix("/v1/documents/") { return "/v1/documents/:id" }
         if path.hasPrefix("/assets/") { return "/assets/:name" }
+        if path.hasPrefix("/v1/tokens/") { return "/v1/tokens/:name" }
         if path.hasPrefix("/documents/") || WebPage.views.contains(path) { return "page" }
         let known = ["/healthz", "/metrics", "/v1/search", "/v1/ask", "/v1/feedback", "/v1/documents", "/v1/models", "/v1/chat/completions",
-                     "/v1/status", "/v1/read", "/v1/conversations", "/mcp"]
+                     "/v1/status", "/v1/read", "/v1/conversations", "/v1/tokens", "/mcp"]
         return known.contains(path) ? path : "other"
     }
 }

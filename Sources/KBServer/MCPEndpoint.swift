@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import KBCore
 import KBMCP
 import MCP
 import NIOCore
@@ -14,7 +15,7 @@ struct MCPEndpoint: Sendable {
     let limit: Int
     static let heartbeat: Duration = .seconds(1)
 
-    func handle(_ request: Request) async throws -> Response {
+    func handle(_ request: Request, caller: Caller) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: limit)
         var headers: [String: String] = [:]
@@ -26,7 +27,7 @@ struct MCPEndpoint: Sendable {
         let data = Data(buffer: body)
         let message = MCP.HTTPRequest(method: request.method.rawValue, headers: headers, body: data.isEmpty ? nil : data,
                                       path: request.uri.path)
-        let reply = await sessions.handle(message)
+        let reply = await sessions.handle(message, caller: caller)
         var fields = HTTPFields()
         for (name, value) in reply.headers {
             if let name = HTTPField.Name(name) { fields[name] = value }

@@ -12,7 +12,7 @@ struct OpenAIChat {
     static let modelName = "kb"
     let server: KBServer
 
-    func complete(_ request: Request) async throws -> Response {
+    func complete(_ request: Request, caller: Caller) async throws -> Response {
         let body = try await JSONBody.decode(ChatCompletionRequest.self, request, limit: server.settings.maxBodyBytes)
         // The question must be there before the response starts (a bad request is a 400, not a stream error).
         _ = try await wrap { () async throws(KBError) in try body.conversation() }
@@ -21,7 +21,7 @@ struct OpenAIChat {
         let created = Int(Date().timeIntervalSince1970)
         let service = server.service
         let ask: @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { reserved, onText in
-            try await service.chat(body, reserved: reserved, onText: onText)
+            try await service.chat(body, caller: caller, reserved: reserved, onText: onText)
         }
         guard stream else {
             let answer = try await server.generate(ask)

@@ -19,6 +19,9 @@ public struct ServerSettings: Sendable {
     public var requestTimeout = 300.0
     /// Seconds between looks at the knowledge folders for changes to ingest; 0 turns watching off.
     public var watchInterval = 2.0
+    /// The knowledge base has user tokens (`kb token create`): every request needs one, so the daemon may listen
+    /// beyond loopback without an owner token.
+    public var hasUsers = false
 
     public init() {}
 
@@ -28,8 +31,8 @@ public struct ServerSettings: Sendable {
     /// Refuses a non-loopback address without a token.
     public func validate() throws(KBError) {
         guard (1...65535).contains(port) || port == 0 else { throw KBError(.invalidArgument, "--port \(port) is not a TCP port.") }
-        if !isLoopback && (token ?? "").isEmpty {
-            throw KBError(.configuration, "kb serve will not listen on \(host) without a token: set KB_API_TOKEN (or server.token), or bind to 127.0.0.1.")
+        if !isLoopback && (token ?? "").isEmpty && !hasUsers {
+            throw KBError(.configuration, "kb serve will not listen on \(host) without tokens: create users with `kb token create`, set KB_API_TOKEN (or server.token), or bind to 127.0.0.1.")
         }
         if let token, !token.isEmpty, token.count < 16 {
             throw KBError(.configuration, "The API token is too short (\(token.count) characters); use at least 16 random characters.")
@@ -57,12 +60,18 @@ struct APIError: Error, HTTPResponseError {
         let status: HTTPResponse.Status
         switch error.code {
         case .invalidArgument, .invalidJSON: status = .badRequest
-        case .outsideKnowledgeFolders: status = .forbidden
+        case .outsideKnowledgeFolders, .forbidden: status = .forbidden
+        case .unauthorized:
+            status = .unauthorized
+            headers[.wwwAuthenticate] = "Bearer"
         case .pathNotFound, .noKnowledgeBase, .notFound: status = .notFound
         case .busy:
             status = .tooManyRequests
             headers[.retryAfter] = "2"
         case .databaseLocked, .ingestInProgress: status = .serviceUnavailable
+        case .databaseUnavailable, .cannotOpenDatabase:
+            status = .serviceUnavailable
+            headers[.retryAfter] = "2"
         case .generation, .endpoint: status = .badGateway
         case .model, .configuration: status = .serviceUnavailable
         case .interrupted: status = .serviceUnavailable
@@ -114,16 +123,6 @@ enum JSONBody {
         }
         do { return try RequestDecoder.decode(T.self, from: Data(buffer.readableBytesView)) } catch { throw APIError(error) }
     }
-}
-
-/// Compares secrets in time that does not depend on where they differ.
-func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    var difference = UInt8(x.count == y.count ? 0 : 1)
-    for i in 0..<max(x.count, y.count) {
-        difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
-    }
-    return difference == 0
 }
 
 /// Counters and timings for `/metrics`, in the Prometheus text format.

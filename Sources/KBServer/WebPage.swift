@@ -47,7 +47,7 @@ enum WebPage {
 /// (form posts and `fetch` from elsewhere carry an `Origin` or `Sec-Fetch-Site` header saying so), and, on a
 /// loopback daemon, a request whose `Host` is not a loopback name (DNS rebinding).
 struct SameOriginMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = KBRequestContext
     let loopbackOnly: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -28,7 +28,7 @@ struct ChatCommand: AsyncParsableCommand {
             let kb = try KnowledgeBase(configuration: try options.configuration(generation: generation))
             var conversationID = conversation
             let service = try KnowledgeService(knowledgeBase: kb)
-            if let conversationID { _ = try await service.conversation(id: conversationID) }
+            if let conversationID { _ = try await service.conversation(id: conversationID, caller: .owner) }
             let interactive = Terminal.stdinIsTTY && !options.json
             var last: Answer?
             if interactive {
@@ -66,7 +66,7 @@ struct ChatCommand: AsyncParsableCommand {
                 }
                 let json = options.json
                 do {
-                    let answer = try await service.ask(AskRequest(question: input, conversationID: conversationID, k: passages)) { text in
+                    let answer = try await service.ask(AskRequest(question: input, conversationID: conversationID, k: passages), caller: .owner) { text in
                         if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
                     }
                     conversationID = answer.conversationID ?? conversationID
@@ -120,7 +120,7 @@ struct RateCommand: AsyncParsableCommand {
             default: throw KBError(.invalidArgument, "The rating is up or down, not \(rating).")
             }
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            _ = try await KnowledgeService(knowledgeBase: kb).rate(FeedbackRequest(answerID: answerID, rating: up ? "up" : "down", comment: comment))
+            _ = try await KnowledgeService(knowledgeBase: kb).rate(FeedbackRequest(answerID: answerID, rating: up ? "up" : "down", comment: comment), caller: .owner)
             if options.json {
                 JSONOutput.print(["answer_id": answerID, "rating": up ? "up" : "down"])
             } else {
@@ -144,7 +144,7 @@ struct FeedbackReportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors(options) {
             let kb = try KnowledgeBase(configuration: try options.configuration())
-            let report = try await KnowledgeService(knowledgeBase: kb).feedbackReport(worst: worst)
+            let report = try await KnowledgeService(knowledgeBase: kb).feedbackReport(worst: worst, caller: .owner)
             if options.json {
                 JSONOutput.print(report)
                 return 0

@@ -17,7 +17,7 @@ struct KB: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, ChatCommand.self, FeedbackCommand.self, ServeCommand.self,
-                      MCPCommand.self, StatusCommand.self, EmbedCommand.self, ModelsCommand.self, EvalCommand.self]
+                      MCPCommand.self, StatusCommand.self, EmbedCommand.self, ModelsCommand.self, EvalCommand.self, TokenCommand.self]
     )
 }
 
@@ -82,9 +82,10 @@ func reportingErrors(_ options: GlobalOptions, _ body: () async throws -> Int32)
 func exitStatus(for code: KBError.Code) -> Int32 {
     switch code {
     case .invalidArgument, .outsideKnowledgeFolders: return 64
+    case .forbidden, .unauthorized: return 77
     case .notAKnowledgeBase, .databaseCorrupt, .schemaTooNew: return 65
     case .pathNotFound, .noKnowledgeBase, .notFound: return 66
-    case .endpoint, .generation: return 69
+    case .endpoint, .generation, .databaseUnavailable: return 69
     case .database, .internalError: return 70
     case .cannotOpenDatabase: return 73
     case .io: return 74

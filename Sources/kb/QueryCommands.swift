@@ -94,7 +94,7 @@ struct AskCommand: AsyncParsableCommand {
             let json = options.json
             Terminal.flush()
             let request = AskRequest(question: question.joined(separator: " "), conversationID: conversation, k: passages, mode: mode)
-            let answer = try await KnowledgeService(knowledgeBase: kb).ask(request) { text in
+            let answer = try await KnowledgeService(knowledgeBase: kb).ask(request, caller: .owner) { text in
                 if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
             }
             for warning in answer.warnings { Terminal.printWarning("warning: \(warning)") }

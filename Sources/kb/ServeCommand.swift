@@ -34,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.watchInterval = max(0, watch ?? configuration.server.watchInterval)
             settings.requestTimeout = max(1, timeout ?? 300)
             let kb = try KnowledgeBase(configuration: configuration)
+            settings.hasUsers = !(try await kb.users().users.isEmpty)
             let (generator, warning) = try kb.configuredGenerator()
             if let warning { Terminal.printWarning("warning: \(warning)") }
             let server = try KBServer(kb: kb, settings: settings)

@@ -86,6 +86,38 @@ final class Workspace: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct CLITests {
+    @Test func tokensAreCreatedListedAndRevoked() throws {
+        try Self.checkTokenCommands(Workspace(), db: nil)
+    }
+
+    /// `kb token create/list/revoke` on a store (the default SQLite file, or `db`).
+    static func checkTokenCommands(_ ws: Workspace, db: String?) throws {
+        let extra = db.map { ["--db", $0] } ?? []
+        func kb(_ arguments: String...) throws -> KBProcess.Result { try KBProcess.run(arguments + extra, in: ws.path) }
+        let created = try kb("token", "create", "--name", "ana", "--role", "reader", "--json")
+        #expect(created.status == 0, "\(created.stderr)")
+        let issued = try created.json()
+        #expect(issued["name"] as? String == "ana" && issued["role"] as? String == "reader")
+        let token = try #require(issued["token"] as? String)
+        #expect(token.hasPrefix("kb_") && token.count == 67)
+        let plain = try kb("token", "create", "--name", "bo", "--role", "admin")
+        #expect(plain.status == 0 && plain.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("kb_"), "the token alone on stdout")
+        #expect(plain.stderr.contains("shown only now"))
+        let duplicate = try kb("token", "create", "--name", "ana", "--role", "writer")
+        #expect(duplicate.status == 64 && duplicate.stderr.contains("already a user ana"))
+        #expect(try kb("token", "create", "--name", "cy", "--role", "root").status == 64)
+        #expect(try kb("token", "create", "--name", "a b", "--role", "reader").status == 64)
+        let listed = try kb("token", "list", "--json")
+        #expect(!listed.stdout.contains(token), "tokens are never listed")
+        let users = try #require(try listed.json()["users"] as? [[String: Any]])
+        #expect(users.compactMap { $0["name"] as? String } == ["ana", "bo"] && users.compactMap { $0["role"] as? String } == ["reader", "admin"])
+        #expect(try kb("token", "list").stdout.contains("ana"))
+        #expect(try kb("token", "revoke", "ana").status == 0)
+        let again = try kb("token", "revoke", "ana")
+        #expect(again.status == 66 && again.stderr.contains("no user ana"))
+        #expect((try kb("token", "list", "--json").json()["users"] as? [[String: Any]])?.count == 1)
+    }
+
     @Test func ingestSearchAskStatusWithJSON() async throws {
         let ws = Workspace()
         ws.write("docs/guide.md", "# Guide\n\n## Install\n\nRun the setup script to install kb on Debian.\n\n## 配置\n\n数据库位置可以用环境变量设置。\n")
@@ -549,6 +581,12 @@ enum RepositoryModels {
         let status = try KBProcess.run(["status", "--json", "--db", url], in: ws.path).json()
         #expect(status["documents"] as? Int == 2)
         #expect((status["database"] as? String)?.hasPrefix("postgres://kb@127.0.0.1:") == true, "no password in what kb shows")
+        try await PostgresStore.dropDatabase(url)
+    }
+
+    @Test func tokensOnPostgres() async throws {
+        guard let url = TestPostgres.scratch() else { return }
+        try CLITests.checkTokenCommands(Workspace(), db: url)
         try await PostgresStore.dropDatabase(url)
     }
 }

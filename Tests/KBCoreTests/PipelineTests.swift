@@ -128,7 +128,7 @@ import KBTestSupport
         await withTaskGroup(of: KBError.Code?.self) { group in
             for _ in 0..<count {
                 group.addTask {
-                    do { _ = try await service.ask(AskRequest(question: "When did the Colosseum in Rome open?")); return nil } catch {
+                    do { _ = try await service.ask(AskRequest(question: "When did the Colosseum in Rome open?"), caller: .owner); return nil } catch {
                         return (error as? KBError)?.code ?? .internalError
                     }
                 }

@@ -76,7 +76,8 @@ struct Client: Sendable {
     /// The schema each endpoint's request body follows; well-formed bodies the tests send are checked against it.
     static let requestSchemas = ["/v1/search": "search-request.schema.json", "/v1/ask": "ask-request.schema.json",
                                  "/v1/feedback": "feedback-request.schema.json", "/v1/documents": "ingest-request.schema.json",
-                                 "/v1/chat/completions": "chat-completion-request.schema.json", "/v1/read": "read-request.schema.json"]
+                                 "/v1/chat/completions": "chat-completion-request.schema.json", "/v1/read": "read-request.schema.json",
+                                 "/v1/tokens": "token-request.schema.json"]
 
     func send(_ method: String, _ path: String, json: Any? = nil, raw: Data? = nil, token: String?? = .none,
               headers: [String: String] = [:], valid: Bool = true) async throws -> Reply {

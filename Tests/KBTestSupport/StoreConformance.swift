@@ -37,6 +37,7 @@ public enum StoreConformance {
         Check(name: "one ingest at a time", run: ingestLease),
         Check(name: "ingest runs and failures", run: ingestRuns),
         Check(name: "conversations and feedback", run: conversations),
+        Check(name: "users and token hashes", run: users),
     ]
 
     // MARK: Fixtures
@@ -304,23 +305,56 @@ public enum StoreConformance {
 
     static func conversations(_ open: Factory) async throws {
         let store = try await open(true)
-        let id = try await store.createConversation(title: "When did it open?")
+        let id = try await store.createConversation(title: "When did it open?", user: nil)
         let conversation = try await store.conversation(id: id)
         try expect(conversation?.title == "When did it open?" && conversation?.turns.isEmpty == true, "new conversation: \(String(describing: conversation))")
         try expect(try await store.conversation(id: "c_missing") == nil, "unknown conversation is nil")
-        let second = try await store.createConversation(title: "Who built it?")
-        let third = try await store.createConversation(title: "Why?")
-        let listed = try await store.conversations(limit: 2)
+        let second = try await store.createConversation(title: "Who built it?", user: "ana")
+        let third = try await store.createConversation(title: "Why?", user: "bo")
+        let listed = try await store.conversations(limit: 2, user: nil)
         try expect(listed.count == 2 && Set(listed.map(\.id)).isSubset(of: [id, second, third]) && listed.allSatisfy { $0.turns == 0 },
                    "conversation list: \(listed)")
-        try expect(Set(try await store.conversations(limit: 10).map(\.id)) == [id, second, third], "all conversations listed")
+        try expect(Set(try await store.conversations(limit: 10, user: nil).map(\.id)) == [id, second, third], "all conversations listed")
+        let anas = try await store.conversations(limit: 10, user: "ana")
+        try expect(anas.map(\.id) == [second] && anas.first?.user == "ana", "one user's conversations: \(anas)")
+        let bos = try await store.conversation(id: third), owners = try await store.conversation(id: id)
+        try expect(bos?.user == "bo" && owners?.user == nil, "a conversation keeps its user")
         let report = try await store.feedbackReport(worst: 5)
         try expect(report.answers == 0 && report.rated == 0, "empty feedback report: \(report)")
         do {
-            try await store.saveFeedback(answerID: "a_missing", rating: 1, comment: nil)
+            try await store.saveFeedback(answerID: "a_missing", rating: 1, comment: nil, user: "ana")
             throw Failure(description: "feedback on an unknown answer was accepted")
         } catch let error as KBError {
             try expect(error.code == .invalidArgument && error.message.contains("a_missing"), "unknown answer: \(error)")
         }
+    }
+
+    static func users(_ open: Factory) async throws {
+        let store = try await open(true)
+        let none = try await store.users()
+        try expect(try await store.checkToken(hash: nil) == .noUsers && none.isEmpty, "no users at first")
+        try await store.createUser(name: "ana", role: .reader, tokenHash: "h-ana")
+        try await store.createUser(name: "bo", role: .admin, tokenHash: "h-bo")
+        do {
+            try await store.createUser(name: "ana", role: .writer, tokenHash: "h-other")
+            throw Failure(description: "a second user of the same name was accepted")
+        } catch let error as KBError {
+            try expect(error.code == .invalidArgument && error.message.contains("ana"), "duplicate user: \(error)")
+        }
+        let users = try await store.users()
+        try expect(users.map(\.name) == ["ana", "bo"] && users.map(\.role) == [.reader, .admin] && users.allSatisfy { $0.createdAt > 0 },
+                   "users by name: \(users)")
+        guard case .user(let ana) = try await store.checkToken(hash: "h-ana"), ana.name == "ana", ana.role == .reader else {
+            throw Failure(description: "token of ana not found")
+        }
+        try expect(try await store.checkToken(hash: "h-nobody") == .unknown, "unknown token")
+        try expect(try await store.checkToken(hash: nil) == .unknown, "no token once users exist")
+        // A second handle (another daemon) sees a revocation at once.
+        let other = try await open(false)
+        try expect(try await other.revokeUser(name: "ana"), "revoked")
+        try expect(!(try await other.revokeUser(name: "ana")), "revoking twice")
+        try expect(try await store.checkToken(hash: "h-ana") == .unknown, "revoked token refused by the first handle")
+        _ = try await store.revokeUser(name: "bo")
+        try expect(try await store.checkToken(hash: "h-bo") == .noUsers, "no users after the last is revoked")
     }
 }

@@ -212,12 +212,13 @@ public final class KnowledgeBase: Sendable {
     ///     continued and rated.
     ///   - priorTurns: earlier questions and answers held by the caller (an OpenAI-style client sends the whole
     ///     chat each time), used like a stored conversation's turns.
+    ///   - caller: who asks (see ``Caller``); the answer's conversation is kept for them.
     public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil, conversation: String? = nil,
-                    priorTurns: [(question: String, answer: String)] = [], remember: Bool = true,
+                    priorTurns: [(question: String, answer: String)] = [], remember: Bool = true, caller: Caller = .owner,
                     onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let clock = Stopwatch()
         let input = AskInput(question: question, passages: passages, mode: mode, conversation: conversation,
-                             priorTurns: priorTurns, remember: remember)
+                             priorTurns: priorTurns, remember: remember, caller: caller)
         _ = try QueryAnalyzer.analyze(question)   // an empty question fails before a model is loaded
         // Loading a language model reads hundreds of megabytes: not on the cooperative pool.
         let generator = try await BlockingPool.shared.run { [self] () throws(KBError) -> GeneratorChoice in try generatorChoice() }
@@ -242,17 +243,17 @@ public final class KnowledgeBase: Sendable {
 
     // MARK: Conversations and feedback
 
-    /// A conversation with its turns.
-    public func conversation(id: String) async throws(KBError) -> Conversation {
-        guard let found = try await store.conversation(id: id) else {
+    /// A conversation with its turns (only the caller's own, unless the caller is an admin or the owner).
+    public func conversation(id: String, caller: Caller = .owner) async throws(KBError) -> Conversation {
+        guard let found = try await store.conversation(id: id), caller.maySee(found.user) else {
             throw KBError(.invalidArgument, "There is no conversation \(id) in this knowledge base.", details: ["conversation_id": id])
         }
         return found
     }
 
     /// Rates an answer: `up` or `down`, with an optional comment.
-    public func rate(answerID: String, up: Bool, comment: String? = nil) async throws(KBError) {
-        try await store.saveFeedback(answerID: answerID, rating: up ? 1 : -1, comment: comment)
+    public func rate(answerID: String, up: Bool, comment: String? = nil, caller: Caller = .owner) async throws(KBError) {
+        try await store.saveFeedback(answerID: answerID, rating: up ? 1 : -1, comment: comment, user: caller.user)
     }
 
     /// Ratings over time and the worst-rated answers with their sources and scores.

@@ -43,9 +43,12 @@ public struct AskInput: Sendable {
     public var priorTurns: [(question: String, answer: String)]
     /// Keep the answer in the database so it can be continued and rated.
     public var remember: Bool
+    /// Who asks: a new conversation is theirs, and only their own (or, for an admin, any) can be continued.
+    public var caller: Caller
 
     public init(question: String, passages: Int? = nil, mode: SearchMode? = nil, conversation: String? = nil,
-                priorTurns: [(question: String, answer: String)] = [], remember: Bool = true) {
+                priorTurns: [(question: String, answer: String)] = [], remember: Bool = true, caller: Caller = .owner) {
+        self.caller = caller
         self.question = question
         self.passages = passages
         self.mode = mode
@@ -138,7 +141,8 @@ struct UnderstandStage: AskStage {
                          quality: QualityScores(groundedness: 0, citationAccuracy: nil, retrievalConfidence: 0, relevance: 0), createdAt: 0)
         }
         if let conversation = state.request.conversation {
-            guard let found = try await context.knowledgeBase.store.conversation(id: conversation) else {
+            guard let found = try await context.knowledgeBase.store.conversation(id: conversation),
+                  state.request.caller.maySee(found.user) else {
                 throw KBError(.invalidArgument, "There is no conversation \(conversation) in this knowledge base; start one by asking without --conversation.",
                               details: ["conversation_id": conversation])
             }
@@ -338,7 +342,7 @@ struct SaveStage: AskStage {
         do throws(KBError) {
             let conversationID: String
             if let conversation = state.request.conversation { conversationID = conversation } else {
-                conversationID = try await store.createConversation(title: asked.normalized)
+                conversationID = try await store.createConversation(title: asked.normalized, user: state.request.caller.user)
             }
             answer.turn = try await store.saveAnswer(AnswerRecord(answer, conversationID: conversationID))
             answer.conversationID = conversationID

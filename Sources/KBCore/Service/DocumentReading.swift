@@ -329,8 +329,8 @@ extension KnowledgeBase {
         return documents
     }
 
-    /// Conversations, the most recently continued first.
-    public func conversations(limit: Int = 50) async throws(KBError) -> [ConversationSummary] {
-        try await store.conversations(limit: limit)
+    /// Conversations, the most recently continued first: the caller's own, or all of them for an admin or the owner.
+    public func conversations(limit: Int = 50, caller: Caller = .owner) async throws(KBError) -> [ConversationSummary] {
+        try await store.conversations(limit: limit, user: caller.role == .admin ? nil : caller.user)
     }
 }

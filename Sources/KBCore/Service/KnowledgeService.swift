@@ -25,8 +25,9 @@ public final class KnowledgeService: Sendable {
         try await knowledgeBase.search(request.query, limit: request.k, mode: request.mode)
     }
 
-    public func conversation(id: String) async throws(KBError) -> Conversation {
-        try await knowledgeBase.conversation(id: id)
+    /// A conversation with its turns: the caller's own, or any for an admin.
+    public func conversation(id: String, caller: Caller) async throws(KBError) -> Conversation {
+        try await knowledgeBase.conversation(id: id, caller: caller)
     }
 
     /// The documents (filtered by folder and format) and the files the last ingests could not read.
@@ -46,17 +47,19 @@ public final class KnowledgeService: Sendable {
         try await knowledgeBase.read(request)
     }
 
-    /// Conversations, the most recently continued first.
-    public func conversations(limit: Int = 50) async throws(KBError) -> ConversationList {
-        ConversationList(conversations: try await knowledgeBase.conversations(limit: limit))
+    /// Conversations, the most recently continued first: the caller's own, or all of them for an admin.
+    public func conversations(limit: Int = 50, caller: Caller) async throws(KBError) -> ConversationList {
+        ConversationList(conversations: try await knowledgeBase.conversations(limit: limit, caller: caller))
     }
 
     public func status() async throws(KBError) -> StatusReport {
         try await knowledgeBase.status()
     }
 
-    public func feedbackReport(worst: Int = 10) async throws(KBError) -> FeedbackReport {
-        try await knowledgeBase.feedbackReport(worst: worst)
+    /// Ratings and the worst-rated answers, everyone's: for admins.
+    public func feedbackReport(worst: Int = 10, caller: Caller) async throws(KBError) -> FeedbackReport {
+        try caller.require(.admin, to: "read everyone's feedback")
+        return try await knowledgeBase.feedbackReport(worst: worst)
     }
 
     // MARK: Answers
@@ -66,20 +69,20 @@ public final class KnowledgeService: Sendable {
     ///
     /// - Parameter reserved: the caller already holds a slot (``GenerationLimiter/acquire()``: a streaming front end
     ///   takes it before it starts its response, so that a full queue is a plain refusal); it is released here.
-    public func ask(_ request: AskRequest, reserved: Bool = false,
+    public func ask(_ request: AskRequest, caller: Caller, reserved: Bool = false,
                     onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         try await answer(reserved: reserved) { [knowledgeBase] onText throws(KBError) in
             try await knowledgeBase.ask(request.question, passages: request.k, mode: request.mode, conversation: request.conversationID,
-                                        onText: onText)
+                                        caller: caller, onText: onText)
         } onText: { onText($0) }
     }
 
     /// Answers a chat (the OpenAI-compatible request): the last user message, in the context of the earlier turns.
-    public func chat(_ request: ChatCompletionRequest, reserved: Bool = false,
+    public func chat(_ request: ChatCompletionRequest, caller: Caller, reserved: Bool = false,
                      onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let (question, prior) = try request.conversation()
         return try await answer(reserved: reserved) { [knowledgeBase] onText throws(KBError) in
-            try await knowledgeBase.ask(question, priorTurns: prior, onText: onText)
+            try await knowledgeBase.ask(question, priorTurns: prior, caller: caller, onText: onText)
         } onText: { onText($0) }
     }
 
@@ -91,21 +94,49 @@ public final class KnowledgeService: Sendable {
         return try await body(onText)
     }
 
-    public func rate(_ request: FeedbackRequest) async throws(KBError) -> FeedbackReceipt {
-        try await knowledgeBase.rate(answerID: request.answerID, up: request.rating == "up", comment: request.comment)
+    public func rate(_ request: FeedbackRequest, caller: Caller) async throws(KBError) -> FeedbackReceipt {
+        try await knowledgeBase.rate(answerID: request.answerID, up: request.rating == "up", comment: request.comment, caller: caller)
         return FeedbackReceipt(answerID: request.answerID, rating: request.rating)
+    }
+
+    // MARK: Users
+
+    /// Who a bearer token stands for (see ``KnowledgeBase/authenticate(bearer:ownerToken:)``).
+    public func authenticate(bearer: String?, ownerToken: String?) async throws(KBError) -> Caller {
+        try await knowledgeBase.authenticate(bearer: bearer, ownerToken: ownerToken)
+    }
+
+    /// A new user and token (printed once): for admins.
+    public func createToken(_ request: TokenRequest, caller: Caller) async throws(KBError) -> IssuedToken {
+        try caller.require(.admin, to: "manage tokens")
+        return try await knowledgeBase.createToken(name: request.name, role: request.role)
+    }
+
+    /// The users: for admins.
+    public func users(caller: Caller) async throws(KBError) -> UserList {
+        try caller.require(.admin, to: "manage tokens")
+        return try await knowledgeBase.users()
+    }
+
+    /// Revokes a user's token: for admins.
+    public func revokeToken(name: String, caller: Caller) async throws(KBError) -> RevokedToken {
+        try caller.require(.admin, to: "manage tokens")
+        try await knowledgeBase.revokeToken(name: name)
+        return RevokedToken(revoked: name)
     }
 
     // MARK: Documents
 
     /// Ingests a file or folder inside the knowledge folders (`..` and symbolic links resolved first).
-    public func ingest(_ request: IngestRequest) async throws(KBError) -> IngestSummary {
+    public func ingest(_ request: IngestRequest, caller: Caller) async throws(KBError) -> IngestSummary {
+        try caller.require(.writer, to: "ingest documents")
         let resolved = try knowledgeBase.pathInsideKnowledgeFolders(request.path)
         return try await knowledgeBase.ingest(paths: [resolved], embed: request.embed ?? true)
     }
 
     /// Removes a document from the index (the file stays).
-    public func removeDocument(id: Int) async throws(KBError) -> RemovedDocument {
+    public func removeDocument(id: Int, caller: Caller) async throws(KBError) -> RemovedDocument {
+        try caller.require(.writer, to: "remove documents")
         let removed = try await knowledgeBase.removeDocument(id: id)
         return RemovedDocument(removed: .init(id: removed.id, path: removed.path))
     }
@@ -128,6 +159,11 @@ public struct FeedbackReceipt: Sendable, Codable, Equatable {
     public var answerID: String
     public var rating: String
     enum CodingKeys: String, CodingKey { case answerID = "answer_id", rating }
+}
+
+/// `DELETE /v1/tokens/{name}`'s reply.
+public struct RevokedToken: Sendable, Codable, Equatable {
+    public var revoked: String
 }
 
 /// `DELETE /v1/documents/{id}`'s reply.

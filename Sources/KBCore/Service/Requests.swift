@@ -289,3 +289,26 @@ public struct ChatCompletionRequest: ServiceRequest {
         return (messages[lastIndex].content, prior)
     }
 }
+
+/// A new user and token (`POST /v1/tokens`, `kb token create`).
+public struct TokenRequest: ServiceRequest, Equatable {
+    public static let fields = ["name", "role"]
+    public var name: String
+    public var role: UserRole
+
+    public init(name: String, role: UserRole) {
+        self.name = name
+        self.role = role
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(Self.fields)
+        let container = try decoder.container(keyedBy: FieldKey.self)
+        name = try container.decode(String.self, forKey: FieldKey("name"))
+        let role = try container.decode(String.self, forKey: FieldKey("role"))
+        guard let parsed = UserRole(rawValue: role) else {
+            throw KBError(.invalidArgument, "Field \"role\" must be \"reader\", \"writer\" or \"admin\".", details: ["field": "role"])
+        }
+        self.role = parsed
+    }
+}

@@ -46,8 +46,10 @@ public struct Conversation: Sendable, Equatable, Codable {
     public var createdAt: Double
     public var updatedAt: Double
     public var turns: [AnswerRecord]
+    /// The user whose conversation it is (nil: the owner's, or kept before there were users).
+    public var user: String? = nil
     enum CodingKeys: String, CodingKey {
-        case id, title, turns
+        case id, title, turns, user
         case createdAt = "created_at", updatedAt = "updated_at"
     }
 }
@@ -59,8 +61,10 @@ public struct ConversationSummary: Sendable, Equatable, Codable {
     public var createdAt: Double
     public var updatedAt: Double
     public var turns: Int
+    /// The user whose conversation it is (nil: the owner's).
+    public var user: String? = nil
     enum CodingKeys: String, CodingKey {
-        case id, title, turns
+        case id, title, turns, user
         case createdAt = "created_at", updatedAt = "updated_at"
     }
 }
@@ -90,50 +94,51 @@ public struct FeedbackReport: Sendable, Equatable, Codable {
 
 /// Conversations, answers and feedback in the knowledge base's database.
 public protocol ConversationStore: Sendable {
-    /// Creates a conversation titled after its first question; returns its id.
-    func createConversation(title: String) async throws(KBError) -> String
+    /// Creates a conversation titled after its first question, kept for `user` (nil: the owner); returns its id.
+    func createConversation(title: String, user: String?) async throws(KBError) -> String
     /// The conversation with its turns, or nil.
     func conversation(id: String) async throws(KBError) -> Conversation?
-    /// The most recently continued conversations first, without their turns.
-    func conversations(limit: Int) async throws(KBError) -> [ConversationSummary]
+    /// The most recently continued conversations first, without their turns; only `user`'s when one is given.
+    func conversations(limit: Int, user: String?) async throws(KBError) -> [ConversationSummary]
     /// Appends an answer to its conversation (its `turn` is assigned by the store) and returns the turn.
     @discardableResult func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int
-    /// Stores a rating (+1 or −1) of an answer.
-    func saveFeedback(answerID: String, rating: Int, comment: String?) async throws(KBError)
+    /// Stores a rating (+1 or −1) of an answer, by `user` (nil: the owner).
+    func saveFeedback(answerID: String, rating: Int, comment: String?, user: String?) async throws(KBError)
     /// Totals, ratings per day and the worst-rated answers.
     func feedbackReport(worst: Int) async throws(KBError) -> FeedbackReport
 }
 
 extension SQLiteStore: ConversationStore {
-    public func createConversation(title: String) async throws(KBError) -> String {
+    public func createConversation(title: String, user: String?) async throws(KBError) -> String {
         let id = "c_" + randomHex(8)
         let now = Date().timeIntervalSince1970
         try await write { connection throws(KBError) in
-            try connection.query("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                                 [id, String(title.prefix(80)), now, now])
+            try connection.query("INSERT INTO conversations (id, title, created_at, updated_at, user_name) VALUES (?, ?, ?, ?, ?)",
+                                 [id, String(title.prefix(80)), now, now, user])
         }
         return id
     }
 
-    public func conversations(limit: Int) async throws(KBError) -> [ConversationSummary] {
+    public func conversations(limit: Int, user: String?) async throws(KBError) -> [ConversationSummary] {
         try await read { connection throws(KBError) in
             try connection.query("""
-                SELECT c.id, c.title, c.created_at, c.updated_at, (SELECT count(*) FROM answers a WHERE a.conversation_id = c.id)
-                FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ?
-                """, [max(0, limit)]).map { row in
+                SELECT c.id, c.title, c.created_at, c.updated_at, (SELECT count(*) FROM answers a WHERE a.conversation_id = c.id), c.user_name
+                FROM conversations c WHERE ?1 IS NULL OR c.user_name = ?1 ORDER BY c.updated_at DESC, c.id LIMIT ?2
+                """, [user, max(0, limit)]).map { row in
                 ConversationSummary(id: row.string(0), title: row.string(1), createdAt: row.double(2), updatedAt: row.double(3),
-                                    turns: row.int(4))
+                                    turns: row.int(4), user: row.optionalString(5))
             }
         }
     }
 
     public func conversation(id: String) async throws(KBError) -> Conversation? {
         try await read { connection throws(KBError) -> Conversation? in
-            guard let row = try connection.query("SELECT id, title, created_at, updated_at FROM conversations WHERE id = ?", [id]).first else {
+            guard let row = try connection.query("SELECT id, title, created_at, updated_at, user_name FROM conversations WHERE id = ?", [id]).first else {
                 return nil
             }
             let turns = try connection.query(Self.answerColumns + " WHERE conversation_id = ? ORDER BY turn", [id]).map(Self.answer)
-            return Conversation(id: row.string(0), title: row.string(1), createdAt: row.double(2), updatedAt: row.double(3), turns: turns)
+            return Conversation(id: row.string(0), title: row.string(1), createdAt: row.double(2), updatedAt: row.double(3), turns: turns,
+                                user: row.optionalString(4))
         }
     }
 
@@ -159,14 +164,14 @@ extension SQLiteStore: ConversationStore {
         }
     }
 
-    public func saveFeedback(answerID: String, rating: Int, comment: String?) async throws(KBError) {
+    public func saveFeedback(answerID: String, rating: Int, comment: String?, user: String?) async throws(KBError) {
         guard rating == 1 || rating == -1 else { throw KBError(.invalidArgument, "A rating is up (+1) or down (−1).") }
         try await write { connection throws(KBError) in
             guard try connection.scalar("SELECT count(*) FROM answers WHERE id = ?", [answerID]).int == 1 else {
                 throw KBError(.invalidArgument, "There is no answer \(answerID) in this knowledge base; answer ids are printed by `kb ask` (--json: answer_id).")
             }
-            try connection.query("INSERT INTO feedback (answer_id, rating, comment, created_at) VALUES (?, ?, ?, ?)",
-                                 [answerID, rating, comment.flatMap { $0.isEmpty ? nil : $0 }, Date().timeIntervalSince1970])
+            try connection.query("INSERT INTO feedback (answer_id, rating, comment, created_at, user_name) VALUES (?, ?, ?, ?, ?)",
+                                 [answerID, rating, comment.flatMap { $0.isEmpty ? nil : $0 }, Date().timeIntervalSince1970, user])
         }
     }
 

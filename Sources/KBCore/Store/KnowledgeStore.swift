@@ -141,6 +141,6 @@ public protocol VectorStore: Sendable {
     func storedVectors(model: String, chunkIDs: [Int]) async throws(KBError) -> [Int: [Float]]
 }
 
-/// Everything kb keeps: documents and chunks, keyword and vector search, conversations and feedback.
+/// Everything kb keeps: documents and chunks, keyword and vector search, conversations and feedback, users.
 /// A new store (PostgreSQL) implements this and passes the store conformance suite (`KBTestSupport`).
-public protocol KnowledgeStore: DocumentStore, KeywordIndex, VectorStore, ConversationStore {}
+public protocol KnowledgeStore: DocumentStore, KeywordIndex, VectorStore, ConversationStore, UserStore {}

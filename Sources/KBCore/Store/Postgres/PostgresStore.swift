@@ -189,12 +189,23 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     static func kbError(_ error: PSQLError, location: String) -> KBError {
         if let message = error.serverInfo?[.message] {
             let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
-            if error.serverInfo?[.sqlState] == "3D000" {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            if state == "3D000" {
                 return KBError(.noKnowledgeBase, "There is no PostgreSQL database at \(location): \(message). `kb ingest` creates it.")
+            }
+            // Class 08 (connection exception) and 57P01–57P03 (shutdown, crash, cannot connect now): the server
+            // went away or is restarting; the request can be retried once it is back.
+            if state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state) {
+                return KBError(.databaseUnavailable, "PostgreSQL at \(location) is unavailable (\(message)); nothing of this request was committed. Retry shortly.")
             }
             return KBError(.database, "PostgreSQL (\(location)): \(message)\(detail)")
         }
-        return KBError(.cannotOpenDatabase, "Cannot reach PostgreSQL at \(location): \(error.code). Is the server running?")
+        switch error.code {
+        case .serverClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+            return KBError(.databaseUnavailable, "Lost the connection to PostgreSQL at \(location) (\(error.code)); what was in flight was not committed. Retry shortly.")
+        default:
+            return KBError(.cannotOpenDatabase, "Cannot reach PostgreSQL at \(location): \(error.code). Is the server running?")
+        }
     }
 
     // MARK: Documents
@@ -767,24 +778,26 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     // MARK: Conversations and feedback
 
-    public func createConversation(title: String) async throws(KBError) -> String {
+    public func createConversation(title: String, user: String?) async throws(KBError) -> String {
         let id = "c_" + randomHex(8)
         let now = Date().timeIntervalSince1970
         try await run {
-            try await client.query("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (\(id), \(String(title.prefix(80))), \(now), \(now))",
-                                   logger: logger)
+            try await client.query("""
+                INSERT INTO conversations (id, title, created_at, updated_at, user_name) VALUES (\(id), \(String(title.prefix(80))), \(now), \(now), \(user))
+                """, logger: logger)
         }
         return id
     }
 
-    public func conversations(limit: Int) async throws(KBError) -> [ConversationSummary] {
+    public func conversations(limit: Int, user: String?) async throws(KBError) -> [ConversationSummary] {
         try await run {
             var out: [ConversationSummary] = []
-            for try await (id, title, created, updated, turns) in try await client.query("""
-                SELECT c.id, c.title, c.created_at, c.updated_at, (SELECT count(*) FROM answers a WHERE a.conversation_id = c.id)
-                FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT \(max(0, limit))
-                """, logger: logger).decode((String, String, Double, Double, Int).self) {
-                out.append(ConversationSummary(id: id, title: title, createdAt: created, updatedAt: updated, turns: turns))
+            for try await (id, title, created, updated, turns, owner) in try await client.query("""
+                SELECT c.id, c.title, c.created_at, c.updated_at, (SELECT count(*) FROM answers a WHERE a.conversation_id = c.id), c.user_name
+                FROM conversations c WHERE \(user)::text IS NULL OR c.user_name = \(user)
+                ORDER BY c.updated_at DESC, c.id LIMIT \(max(0, limit))
+                """, logger: logger).decode((String, String, Double, Double, Int, String?).self) {
+                out.append(ConversationSummary(id: id, title: title, createdAt: created, updatedAt: updated, turns: turns, user: owner))
             }
             return out
         }
@@ -817,12 +830,12 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func conversation(id: String) async throws(KBError) -> Conversation? {
         try await run {
-            guard let row = try await client.query("SELECT id, title, created_at, updated_at FROM conversations WHERE id = \(id)", logger: logger)
+            guard let row = try await client.query("SELECT id, title, created_at, updated_at, user_name FROM conversations WHERE id = \(id)", logger: logger)
                 .collect().first else { return nil }
-            let (cid, title, created, updated) = try row.decode((String, String, Double, Double).self)
+            let (cid, title, created, updated, owner) = try row.decode((String, String, Double, Double, String?).self)
             let turns = try await answers(PostgresQuery(unsafeSQL: Self.answerColumns + " WHERE conversation_id = $1 ORDER BY turn",
                                                         binds: { var b = PostgresBindings(); b.append(id); return b }()))
-            return Conversation(id: cid, title: title, createdAt: created, updatedAt: updated, turns: turns)
+            return Conversation(id: cid, title: title, createdAt: created, updatedAt: updated, turns: turns, user: owner)
         }
     }
 
@@ -851,15 +864,17 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         }
     }
 
-    public func saveFeedback(answerID: String, rating: Int, comment: String?) async throws(KBError) {
+    public func saveFeedback(answerID: String, rating: Int, comment: String?, user: String?) async throws(KBError) {
         guard rating == 1 || rating == -1 else { throw KBError(.invalidArgument, "A rating is up (+1) or down (−1).") }
         try await run {
             guard try await scalar("SELECT count(*) FROM answers WHERE id = \(answerID)") == 1 else {
                 throw KBError(.invalidArgument, "There is no answer \(answerID) in this knowledge base; answer ids are printed by `kb ask` (--json: answer_id).")
             }
             let text = comment.flatMap { $0.isEmpty ? nil : $0 }
-            try await client.query("INSERT INTO feedback (answer_id, rating, comment, created_at) VALUES (\(answerID), \(Int16(rating)), \(text), \(Date().timeIntervalSince1970))",
-                                   logger: logger)
+            try await client.query("""
+                INSERT INTO feedback (answer_id, rating, comment, created_at, user_name)
+                VALUES (\(answerID), \(Int16(rating)), \(text), \(Date().timeIntervalSince1970), \(user))
+                """, logger: logger)
         }
     }
 
