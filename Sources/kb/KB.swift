@@ -17,7 +17,7 @@ struct KB: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [IngestCommand.self, SearchCommand.self, AskCommand.self, ChatCommand.self, FeedbackCommand.self, ServeCommand.self,
-                      MCPCommand.self, StatusCommand.self, EmbedCommand.self, ModelsCommand.self, EvalCommand.self, TokenCommand.self]
+                      MCPCommand.self, StatusCommand.self, EmbedCommand.self, ModelsCommand.self, EvalCommand.self, TokenCommand.self, MigrateCommand.self]
     )
 }
 

@@ -83,3 +83,57 @@ import KBTestSupport
         try await PostgresStore.dropDatabase(other)
     }
 }
+
+/// `kb migrate`: SQLite → PostgreSQL → SQLite keeps what a knowledge base is.
+@Suite(.serialized) struct MigrationTests {
+    @Test func aKnowledgeBaseSurvivesTheRoundTrip() async throws {
+        guard let url = TestPostgres.scratch() else { return }
+        let folder = TemporaryFolder()
+        folder.write("docs/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n\n## Later\n\nIt closed as an arena in the 6th century.\n")
+        folder.write("docs/桥.md", "# 石桥\n\n这座石桥建于一六二三年，由当地商人出资修建。\n")
+        func open(_ database: String, create: Bool) throws -> KnowledgeBase {
+            var configuration = Configuration(databasePath: database, knowledgeFolders: [folder.path + "/docs"])
+            configuration.embeddingModel = "hashing-test"
+            let kb = try KnowledgeBase(configuration: configuration, create: create, generator: ExtractiveGenerator())
+            kb.use(HashingEmbedder())
+            return kb
+        }
+        let original = try open(folder.path + "/kb.sqlite", create: true)
+        _ = try await original.ingest()
+        let answer = try await original.ask("When did the Colosseum in Rome open?", caller: Caller(user: "ana", role: .reader))
+        let conversation = try #require(answer.conversationID)
+        try await original.rate(answerID: answer.answerID, up: false, comment: "too short", caller: Caller(user: "ana", role: .reader))
+        let issued = try await original.createToken(name: "ana", role: .reader)
+
+        let counts = try await original.migrate(to: url)
+        #expect(counts.documents == 2 && counts.vectors == counts.chunks && counts.conversations == 1 && counts.answers == 1
+                && counts.feedback == 1 && counts.users == 1, "\(counts)")
+        let onPostgres = try open(url, create: false)
+        await #expect(throws: KBError.self) { _ = try await original.migrate(to: url) }   // the target is not empty now
+
+        let back = try open(folder.path + "/back.sqlite", create: true)
+        _ = back
+        let returned = try await onPostgres.migrate(to: folder.path + "/back.sqlite")
+        #expect(returned == StoreCopier.Counts(documents: 2, chunks: counts.chunks, vectors: counts.vectors, conversations: 1, answers: 1,
+                                                feedback: 1, users: 1, seconds: returned.seconds))
+        for kb in [onPostgres, back] {
+            for (query, mode) in [("Colosseum Titus", SearchMode.keyword), ("石桥 商人", .keyword), ("when did it open", .vector), ("arena closed", .hybrid)] {
+                let a = try await original.search(query, mode: mode).results, b = try await kb.search(query, mode: mode).results
+                #expect(a.map(\.path) == b.map(\.path) && a.map(\.heading) == b.map(\.heading), "\(kb.location) \(query)")
+                for (x, y) in zip(a, b) { #expect(abs(x.score - y.score) < 1e-6, "\(query): \(x.score) vs \(y.score)") }
+            }
+            let copied = try await kb.conversation(id: conversation)
+            #expect(copied.user == "ana" && copied.turns.map(\.answer) == [answer.answer] && copied.turns.first?.id == answer.answerID)
+            // Stored sources point at the copy's chunks: each opens the same text.
+            for source in copied.turns[0].citations + copied.turns[0].passages {
+                let excerpt = try await kb.read(ReadRequest(chunkID: Int(source.chunkID)))
+                #expect(excerpt.path == source.path && excerpt.startLine == source.startLine, "\(source)")
+            }
+            let report = try await kb.feedbackReport()
+            #expect(report.down == 1 && report.worst.first?.comments == ["too short"])
+            #expect(try await kb.authenticate(bearer: issued.token, ownerToken: nil) == Caller(user: "ana", role: .reader))
+            #expect(try await kb.consistencyProblems().isEmpty)
+        }
+        try await PostgresStore.dropDatabase(url)
+    }
+}

@@ -143,4 +143,4 @@ public protocol VectorStore: Sendable {
 
 /// Everything kb keeps: documents and chunks, keyword and vector search, conversations and feedback, users.
 /// A new store (PostgreSQL) implements this and passes the store conformance suite (`KBTestSupport`).
-public protocol KnowledgeStore: DocumentStore, KeywordIndex, VectorStore, ConversationStore, UserStore {}
+public protocol KnowledgeStore: DocumentStore, KeywordIndex, VectorStore, ConversationStore, UserStore, StoreTransfer {}

@@ -36,3 +36,73 @@ extension SQLiteStore: UserStore {
         }
     }
 }
+
+extension SQLiteStore: StoreTransfer {
+    public func storedChunks(documentID: Int) async throws(KBError) -> [StoredChunk] {
+        try await read { connection throws(KBError) in
+            try connection.query("""
+                SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash
+                FROM chunks WHERE document_id = ? ORDER BY ordinal
+                """, [documentID]).map { row in
+                StoredChunk(id: row.int(0), draft: ChunkDraft(
+                    ordinal: row.int(1), text: row.string(2), heading: row.string(3), range: row.int(4)..<max(row.int(4), row.int(5)),
+                    startLine: row.int(6), endLine: row.int(7), page: row.optionalInt(8), tokenCount: row.int(9), contentHash: row.string(10)))
+            }
+        }
+    }
+
+    public func feedbackEntries() async throws(KBError) -> [FeedbackEntry] {
+        try await read { connection throws(KBError) in
+            try connection.query("SELECT answer_id, rating, comment, created_at, user_name FROM feedback ORDER BY id").map {
+                FeedbackEntry(answerID: $0.string(0), rating: $0.int(1), comment: $0.optionalString(2), createdAt: $0.double(3),
+                              user: $0.optionalString(4))
+            }
+        }
+    }
+
+    public func userRecords() async throws(KBError) -> [UserRecord] {
+        try await read { connection throws(KBError) in
+            try connection.query("SELECT name, role, created_at, token_hash FROM users ORDER BY name").map {
+                UserRecord(user: APIUser(name: $0.string(0), role: UserRole(rawValue: $0.string(1)) ?? .reader, createdAt: $0.double(2)),
+                           tokenHash: $0.string(3))
+            }
+        }
+    }
+
+    public func importConversation(_ conversation: Conversation) async throws(KBError) {
+        try await write { connection throws(KBError) in
+            try connection.transaction { () throws(KBError) in
+                try connection.query("INSERT INTO conversations (id, title, created_at, updated_at, user_name) VALUES (?, ?, ?, ?, ?)",
+                                     [conversation.id, conversation.title, conversation.createdAt, conversation.updatedAt, conversation.user])
+                for answer in conversation.turns {
+                    let (citations, passages, quality) = answer.jsonColumns
+                    try connection.query("""
+                        INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
+                                             generator, model, citations, passages, quality, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, [answer.id, conversation.id, answer.turn, answer.question, answer.standaloneQuestion, answer.language,
+                              answer.answer, answer.abstained ? 1 : 0, answer.generator, answer.model, citations, passages, quality,
+                              answer.createdAt])
+                }
+            }
+        }
+    }
+
+    public func importFeedback(_ entries: [FeedbackEntry]) async throws(KBError) {
+        try await write { connection throws(KBError) in
+            try connection.transaction { () throws(KBError) in
+                for entry in entries {
+                    try connection.query("INSERT INTO feedback (answer_id, rating, comment, created_at, user_name) VALUES (?, ?, ?, ?, ?)",
+                                         [entry.answerID, entry.rating, entry.comment, entry.createdAt, entry.user])
+                }
+            }
+        }
+    }
+
+    public func importUser(_ record: UserRecord) async throws(KBError) {
+        try await write { connection throws(KBError) in
+            try connection.query("INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                                 [record.user.name, record.user.role.rawValue, record.tokenHash, record.user.createdAt])
+        }
+    }
+}

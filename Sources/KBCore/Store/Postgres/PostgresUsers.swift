@@ -47,3 +47,89 @@ extension PostgresStore: UserStore {
         }
     }
 }
+
+extension PostgresStore: StoreTransfer {
+    public func storedChunks(documentID: Int) async throws(KBError) -> [StoredChunk] {
+        try await run {
+            var out: [StoredChunk] = []
+            let rows = try await client.query("""
+                SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash
+                FROM chunks WHERE document_id = \(documentID) ORDER BY ordinal
+                """, logger: logger)
+            for try await (id, ordinal, text, heading, start, end, startLine, endLine, page, tokens, hash) in
+                rows.decode((Int, Int, String, String, Int, Int, Int, Int, Int?, Int, String).self) {
+                out.append(StoredChunk(id: id, draft: ChunkDraft(ordinal: ordinal, text: text, heading: heading, range: start..<max(start, end),
+                                                                 startLine: startLine, endLine: endLine, page: page, tokenCount: tokens,
+                                                                 contentHash: hash)))
+            }
+            return out
+        }
+    }
+
+    public func feedbackEntries() async throws(KBError) -> [FeedbackEntry] {
+        try await run {
+            var out: [FeedbackEntry] = []
+            for try await (answer, rating, comment, created, user) in try await client.query(
+                "SELECT answer_id, rating::int, comment, created_at, user_name FROM feedback ORDER BY id", logger: logger)
+                .decode((String, Int, String?, Double, String?).self) {
+                out.append(FeedbackEntry(answerID: answer, rating: rating, comment: comment, createdAt: created, user: user))
+            }
+            return out
+        }
+    }
+
+    public func userRecords() async throws(KBError) -> [UserRecord] {
+        try await run {
+            var out: [UserRecord] = []
+            for try await (name, role, created, hash) in try await client.query(
+                "SELECT name, role, created_at, token_hash FROM users ORDER BY name", logger: logger).decode((String, String, Double, String).self) {
+                out.append(UserRecord(user: APIUser(name: name, role: UserRole(rawValue: role) ?? .reader, createdAt: created), tokenHash: hash))
+            }
+            return out
+        }
+    }
+
+    public func importConversation(_ conversation: Conversation) async throws(KBError) {
+        try await run {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("""
+                    INSERT INTO conversations (id, title, created_at, updated_at, user_name)
+                    VALUES (\(conversation.id), \(conversation.title), \(conversation.createdAt), \(conversation.updatedAt), \(conversation.user))
+                    """, logger: logger)
+                for answer in conversation.turns {
+                    let (citations, passages, quality) = answer.jsonColumns
+                    try await connection.query("""
+                        INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
+                                             generator, model, citations, passages, quality, created_at)
+                        VALUES (\(answer.id), \(conversation.id), \(answer.turn), \(answer.question), \(answer.standaloneQuestion),
+                                \(answer.language), \(answer.answer), \(answer.abstained), \(answer.generator), \(answer.model),
+                                \(citations)::jsonb, \(passages)::jsonb, \(quality)::jsonb, \(answer.createdAt))
+                        """, logger: logger)
+                }
+            }
+        }
+    }
+
+    public func importFeedback(_ entries: [FeedbackEntry]) async throws(KBError) {
+        guard !entries.isEmpty else { return }
+        try await run {
+            try await client.withTransaction(logger: logger) { connection in
+                for entry in entries {
+                    try await connection.query("""
+                        INSERT INTO feedback (answer_id, rating, comment, created_at, user_name)
+                        VALUES (\(entry.answerID), \(Int16(entry.rating)), \(entry.comment), \(entry.createdAt), \(entry.user))
+                        """, logger: logger)
+                }
+            }
+        }
+    }
+
+    public func importUser(_ record: UserRecord) async throws(KBError) {
+        try await run {
+            try await client.query("""
+                INSERT INTO users (name, role, token_hash, created_at)
+                VALUES (\(record.user.name), \(record.user.role.rawValue), \(record.tokenHash), \(record.user.createdAt))
+                """, logger: logger)
+        }
+    }
+}
