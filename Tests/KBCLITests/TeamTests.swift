@@ -1,0 +1,140 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import KBTestSupport
+import KBCore
+
+/// A `kb serve` process whose standard error goes to a file (a pipe nobody reads would fill and block it).
+final class Daemon: @unchecked Sendable {
+    let process: Process
+    let port: Int
+    let log: String
+    let token: String
+
+    init(in ws: Workspace, arguments: [String], token: String, environment: [String: String] = [:]) throws {
+        log = ws.path + "/serve-\(UUID().uuidString.prefix(8)).log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: log))
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: KBProcess.binary)
+        process.arguments = ["serve", "--port", "0", "--watch", "0"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: ws.path)
+        process.environment = KBProcess.environment(in: ws.path, environment.merging(["KB_API_TOKEN": token]) { _, new in new })
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        self.token = token
+        try process.run()
+        try? handle.close()
+        var found = 0
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline && found == 0 {
+            let seen = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = seen.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                found = Int(seen[range].split(separator: ":").last ?? "") ?? 0
+            } else if !process.isRunning { break } else { usleep(20_000) }
+        }
+        port = found
+        if port == 0 {
+            _ = Foundation.kill(process.processIdentifier, SIGKILL)
+            throw KBError(.io, "kb serve did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+    }
+
+    /// Stops the daemon (SIGKILL: tests use it for both a crash and the end of the test).
+    func kill() {
+        _ = Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// One request; the JSON reply with its status.
+    func send(_ method: String, _ path: String, json: [String: Any]? = nil, timeout: TimeInterval = 60) async throws -> DaemonReply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!, timeoutInterval: timeout)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let json {
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { data, response, error in
+                if let error { continuation.resume(throwing: error); return }
+                continuation.resume(returning: DaemonReply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, data: data ?? Data()))
+            }.resume()
+        }
+    }
+}
+
+/// A daemon's reply.
+struct DaemonReply: Sendable, CustomStringConvertible {
+    var status: Int
+    var data: Data
+    var body: [String: Any] { (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] }
+    var description: String { "\(status) \(String(decoding: data.prefix(600), as: UTF8.self))" }
+}
+
+/// Several daemons in front of one PostgreSQL knowledge base.
+@Suite(.serialized) struct TeamTests {
+    static let token = "team-token-0123456789abcdef"
+
+    @Test func twoDaemonsShareOneStoreAndOneSurvivesTheOtherBeingKilledMidIngest() async throws {
+        guard let url = TestPostgres.scratch() else { return }
+        let ws = Workspace()
+        ws.write("KnowledgeBase/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
+        let first = try KBProcess.run(["ingest", "--no-embed", "--db", url], in: ws.path)
+        #expect(first.status == 0, "\(first.stderr)")
+        let a = try Daemon(in: ws, arguments: ["--db", url], token: Self.token)
+        let b = try Daemon(in: ws, arguments: ["--db", url], token: Self.token)
+        defer { a.kill(); b.kill() }
+
+        // Ingested through one daemon, found through the other at once.
+        ws.write("KnowledgeBase/bridge.md", "# 石桥\n\n这座石桥建于一六二三年，由当地商人出资修建。\n")
+        let added = try await a.send("POST", "/v1/documents", json: ["path": ws.path + "/KnowledgeBase/bridge.md", "embed": false])
+        #expect(added.status == 200 && added.body["added"] as? Int == 1, "\(added)")
+        let found = try await b.send("POST", "/v1/search", json: ["query": "石桥是哪一年建的"])
+        let top = (found.body["results"] as? [[String: Any]])?.first
+        #expect((top?["path"] as? String)?.hasSuffix("KnowledgeBase/bridge.md") == true, "\(found)")
+
+        // A large ingest through A; A is killed halfway.
+        let files = 400
+        for i in 0..<files {
+            let paragraph = (0..<12).map { "Note \(i) line \($0): the archive keeps record \(i * 31 + $0) about harbour \(i % 17)." }.joined(separator: " ")
+            ws.write("KnowledgeBase/bulk/note-\(i).md", "# Note \(i)\n\n\(paragraph)\n\n## Details\n\n\(paragraph)\n")
+        }
+        let bulk = ws.path + "/KnowledgeBase/bulk"
+        let ingest = Task { try? await a.send("POST", "/v1/documents", json: ["path": bulk, "embed": false], timeout: 120) }
+        let store = try PostgresStore(url: url, create: false)
+        var seen = 0
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            seen = try await store.documents().count - 2
+            if seen >= 20 { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        a.kill()
+        _ = await ingest.value
+        #expect(seen >= 20 && seen < files, "the ingest was caught midway (\(seen) of \(files) files)")
+
+        // B keeps serving; the store is consistent; B finishes the ingest without duplicates.
+        let status = try await b.send("GET", "/v1/status")
+        #expect(status.status == 200)
+        #expect(try await b.send("POST", "/v1/search", json: ["query": "Colosseum Titus"]).status == 200)
+        #expect(try await store.consistencyProblems().isEmpty)
+        var finished = DaemonReply(status: 0, data: Data())
+        for _ in 0..<50 {   // A's lease goes when PostgreSQL notices its connection closed
+            finished = try await b.send("POST", "/v1/documents", json: ["path": bulk, "embed": false], timeout: 120)
+            if finished.status != 503 { break }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        #expect(finished.status == 200, "\(finished)")
+        let addedNow = finished.body["added"] as? Int ?? 0, unchanged = finished.body["unchanged"] as? Int ?? 0
+        #expect(addedNow + unchanged == files && unchanged >= 20 - 1, "\(finished)")
+        let documents = try await store.documents()
+        #expect(documents.count == files + 2 && Set(documents.map(\.path)).count == documents.count, "no duplicates")
+        #expect(try await store.consistencyProblems().isEmpty)
+        b.kill()
+        try await PostgresStore.dropDatabase(url)
+    }
+}
