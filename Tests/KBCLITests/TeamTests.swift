@@ -138,3 +138,60 @@ struct DaemonReply: Sendable, CustomStringConvertible {
         try await PostgresStore.dropDatabase(url)
     }
 }
+
+@Suite(.serialized) struct ConnectionLossTests {
+    @Test func aRestartedServerMeans503ThenTheDaemonReconnectsAndNothingIsWrittenTwice() async throws {
+        guard TestPostgres.scratch() != nil else { return }   // PostgreSQL can run here
+        let port = 54331
+        let base = try PostgresScript.run("start", port: port)
+        defer { _ = try? PostgresScript.run("stop", port: port) }
+        let url = String(base[...base.range(of: "/", options: .backwards)!.lowerBound]) + "kbrestart_" + UUID().uuidString.prefix(8).lowercased()
+        let ws = Workspace()
+        ws.write("KnowledgeBase/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
+        #expect(try KBProcess.run(["ingest", "--no-embed", "--db", url], in: ws.path).status == 0)
+        let daemon = try Daemon(in: ws, arguments: ["--db", url], token: TeamTests.token)
+        defer { daemon.kill() }
+        let asked = try await daemon.send("POST", "/v1/ask", json: ["question": "When did the Colosseum open?"])
+        #expect(asked.status == 200)
+        let answerID = try #require(asked.body["answer_id"] as? String)
+
+        // An ingest in flight when the server stops fails with 503.
+        for i in 0..<300 {
+            ws.write("KnowledgeBase/bulk/note-\(i).md", "# Note \(i)\n\n" + String(repeating: "The harbour archive keeps record \(i). ", count: 60) + "\n")
+        }
+        let bulk = ws.path + "/KnowledgeBase/bulk"
+        let inFlight = Task { try await daemon.send("POST", "/v1/documents", json: ["path": bulk, "embed": false], timeout: 120) }
+        try await Task.sleep(nanoseconds: 700_000_000)
+        try PostgresScript.run("stop", port: port)
+        let failed = try await inFlight.value
+        #expect(failed.status == 503, "\(failed)")
+        #expect(((failed.body["error"] as? [String: Any])?["message"] as? String)?.contains("PostgreSQL") == true, "\(failed)")
+
+        // While it is down: 503 with a message, soon, for reads and writes alike.
+        let started = Date()
+        let search = try await daemon.send("POST", "/v1/search", json: ["query": "Colosseum"])
+        #expect(search.status == 503 && Date().timeIntervalSince(started) < 10, "\(search)")
+        #expect(try await daemon.send("POST", "/v1/feedback", json: ["answer_id": answerID, "rating": "down"]).status == 503)
+
+        // Back up: the same daemon answers again without a restart.
+        try PostgresScript.run("start", port: port)
+        var again = DaemonReply(status: 0, data: Data())
+        for _ in 0..<100 {
+            again = try await daemon.send("POST", "/v1/search", json: ["query": "Colosseum"])
+            if again.status == 200 { break }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        #expect(again.status == 200, "\(again)")
+        #expect(try await daemon.send("POST", "/v1/feedback", json: ["answer_id": answerID, "rating": "up"]).status == 201)
+        let finished = try await daemon.send("POST", "/v1/documents", json: ["path": bulk, "embed": false], timeout: 120)
+        #expect(finished.status == 200, "\(finished)")
+        let store = try PostgresStore(url: url, create: false)
+        let report = try await store.feedbackReport(worst: 5)
+        #expect(report.up == 1 && report.down == 0, "only the rating that got 201 is stored: \(report)")
+        let documents = try await store.documents()
+        #expect(documents.count == 301 && Set(documents.map(\.path)).count == 301)
+        #expect(try await store.consistencyProblems().isEmpty)
+        daemon.kill()
+        try await PostgresStore.dropDatabase(url)
+    }
+}

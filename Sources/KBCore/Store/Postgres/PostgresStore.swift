@@ -172,17 +172,60 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     /// Runs `body` once the database is ready, mapping PostgreSQL errors to ``KBError``.
+    ///
+    /// The connection pool waits, retrying, while the server is down; a request must not. So a request still
+    /// running after ``watchInterval`` checks the server with a connection of its own, and again at that interval;
+    /// when the server cannot be reached, the request is cancelled and fails with
+    /// ``KBError/Code/databaseUnavailable`` (a daemon answers 503). Nothing it wrote is committed: its
+    /// transaction dies with its connection.
     @discardableResult
-    func run<T>(_ body: () async throws -> T) async throws(KBError) -> T {
+    func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KBError) -> T {
         do {
             try await ready.wait()
-            return try await body()
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask { [self] in
+                    while true {
+                        try await Task.sleep(for: Self.watchInterval)
+                        guard await reachable() else {
+                            throw KBError(.databaseUnavailable, "PostgreSQL at \(location) stopped answering; the request was abandoned and nothing of it was committed. Retry shortly.")
+                        }
+                    }
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let result { return result }
+                }
+                throw CancellationError()
+            }
         } catch let error as KBError {
             throw error
         } catch let error as PSQLError {
             throw Self.kbError(error, location: location)
+        } catch is CancellationError {
+            throw KBError(.interrupted, "The request to PostgreSQL (\(location)) was cancelled.")
         } catch {
             throw KBError(.database, "PostgreSQL (\(location)): \(error)")
+        }
+    }
+
+    /// How long a request runs before kb checks that the server is still there, and how often after that.
+    static let watchInterval: Duration = .seconds(2)
+
+    /// Whether a new connection to the server succeeds within two seconds.
+    func reachable() async -> Bool {
+        var options = PostgresConnection.Configuration.Options()
+        options.connectTimeout = .seconds(2)
+        var probe = PostgresConnection.Configuration(
+            host: configuration.host ?? "127.0.0.1", port: configuration.port ?? 5432, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: .disable)
+        probe.options = options
+        do {
+            let connection = try await PostgresConnection.connect(configuration: probe, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+            try? await connection.close()
+            return true
+        } catch {
+            return false
         }
     }
 
@@ -211,7 +254,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     // MARK: Documents
 
     public func documents() async throws(KBError) -> [DocumentRecord] {
-        try await run {
+        try await run { [self] in
             var out: [DocumentRecord] = []
             let rows = try await client.query("""
                 SELECT id, path, content_hash, size, modified_at, format, encoding, title, fingerprint, chunk_count, ingested_at
@@ -227,7 +270,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func saveDocument(_ document: DocumentRecord, chunks: [PreparedChunk], replacing existingID: Int?) async throws(KBError) -> ChunkWriteStats {
-        try await run {
+        try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 var documentID: Int
                 var reusable: [String: [Int]] = [:]
@@ -360,7 +403,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func moveDocument(id: Int, to path: String, modifiedAt: Double) async throws(KBError) {
-        try await run {
+        try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("UPDATE documents SET path = \(path), modified_at = \(modifiedAt) WHERE id = \(id)", logger: logger)
                 try await connection.query("DELETE FROM ingest_failures WHERE path = \(path)", logger: logger)
@@ -369,12 +412,12 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func touchDocument(id: Int, size: Int, modifiedAt: Double) async throws(KBError) {
-        try await run { try await client.query("UPDATE documents SET size = \(size), modified_at = \(modifiedAt) WHERE id = \(id)", logger: logger) }
+        try await run { [self] in try await client.query("UPDATE documents SET size = \(size), modified_at = \(modifiedAt) WHERE id = \(id)", logger: logger) }
     }
 
     @discardableResult
     public func removeDocument(id: Int) async throws(KBError) -> Int {
-        try await run {
+        try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 var ids: [Int] = []
                 for try await chunk in try await connection.query("SELECT id FROM chunks WHERE document_id = \(id)", logger: logger).decode(Int.self) {
@@ -389,7 +432,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func passages(ids: [Int]) async throws(KBError) -> [Passage] {
         guard !ids.isEmpty else { return [] }
-        return try await run {
+        return try await run { [self] in
             var byID: [Int: Passage] = [:]
             let rows = try await client.query("""
                 SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal
@@ -405,7 +448,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func documentChunks(documentID: Int) async throws(KBError) -> [ChunkSpan] {
-        try await run {
+        try await run { [self] in
             var out: [ChunkSpan] = []
             let rows = try await client.query("""
                 SELECT id, ordinal, heading, text, start_offset, end_offset, start_line, end_line, page
@@ -421,7 +464,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func passageCount() async throws(KBError) -> Int {
-        try await run { try await scalar("SELECT count(*) FROM chunks") }
+        try await run { [self] in try await scalar("SELECT count(*) FROM chunks") }
     }
 
     func scalar(_ query: PostgresQuery) async throws -> Int {
@@ -431,7 +474,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     // MARK: Ingest lease, runs, failures
 
     public func acquireIngestLease() async throws(KBError) -> any IngestLease {
-        try await run {
+        try await run { [self] in
             // A connection of its own holds a session advisory lock for as long as the lease lives. A lease just
             // released by another handle may take a moment to be given up on the server: try for a little while.
             let connection = try await Self.connect(configuration, database: configuration.database ?? "", logger: logger)
@@ -449,7 +492,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func beginIngestRun(roots: [String]) async throws(KBError) -> Int {
         let rootsJSON = (try? JSONEncoder().encode(roots)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        return try await run {
+        return try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'", logger: logger)
                 return try await connection.query("""
@@ -460,7 +503,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func finishIngestRun(id: Int, counts: IngestRunCounts, status: String) async throws(KBError) {
-        try await run {
+        try await run { [self] in
             try await client.query("""
                 UPDATE ingest_runs SET finished_at = \(Date().timeIntervalSince1970), status = \(status), added = \(counts.added),
                     updated = \(counts.updated), unchanged = \(counts.unchanged), moved = \(counts.moved), removed = \(counts.removed),
@@ -470,7 +513,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func recordFailure(path: String, reason: String, runID: Int) async throws(KBError) {
-        try await run {
+        try await run { [self] in
             try await client.query("""
                 INSERT INTO ingest_failures (path, run_id, reason, failed_at) VALUES (\(path), \(runID), \(reason), \(Date().timeIntervalSince1970))
                 ON CONFLICT (path) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason, failed_at = excluded.failed_at
@@ -480,11 +523,11 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func clearFailures(paths: [String]) async throws(KBError) {
         guard !paths.isEmpty else { return }
-        try await run { try await client.query("DELETE FROM ingest_failures WHERE path = ANY(\(paths)::text[])", logger: logger) }
+        try await run { [self] in try await client.query("DELETE FROM ingest_failures WHERE path = ANY(\(paths)::text[])", logger: logger) }
     }
 
     public func failures() async throws(KBError) -> [IngestFailure] {
-        try await run { try await failureList() }
+        try await run { [self] in try await failureList() }
     }
 
     func failureList() async throws -> [IngestFailure] {
@@ -497,7 +540,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func status() async throws(KBError) -> StatusReport {
-        try await run {
+        try await run { [self] in
             let documents = try await scalar("SELECT count(*) FROM documents")
             let chunks = try await scalar("SELECT count(*) FROM chunks")
             let version = try await scalar("SELECT max(version) FROM kb_schema")
@@ -521,7 +564,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func consistencyProblems() async throws(KBError) -> [String] {
-        try await run {
+        try await run { [self] in
             var problems: [String] = []
             let wrongCounts = try await scalar("""
                 SELECT count(*) FROM documents d WHERE d.chunk_count <> (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)
@@ -543,7 +586,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func keywordSearch(_ query: KeywordQuery, limit: Int) async throws(KBError) -> [ScoredChunk] {
         guard limit > 0, !query.isEmpty else { return [] }
-        return try await run {
+        return try await run { [self] in
             let letters = ["A", "B", "C"]
             let clauses = query.clauses
             let tsquery = clauses.map { clause in
@@ -622,7 +665,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func termStatistics(_ terms: [KeywordQuery.Term]) async throws(KBError) -> TermStatistics {
-        try await run {
+        try await run { [self] in
             let chunks = try await scalar("SELECT chunks FROM corpus_stats")
             return TermStatistics(passages: chunks, documentFrequencies: try await documentFrequencies(terms))
         }
@@ -641,7 +684,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func chunksMissingEmbeddings(model: String, afterID: Int, limit: Int) async throws(KBError) -> [PendingChunk] {
-        try await run {
+        try await run { [self] in
             let sql: String
             if let table = try await table(model) {
                 sql = """
@@ -665,7 +708,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func saveEmbeddings(model: String, _ vectors: [(chunkID: Int, vector: [Float])]) async throws(KBError) {
         guard let dimension = vectors.first?.vector.count else { return }
-        try await run {
+        try await run { [self] in
             var table = try await table(model)
             if table == nil {
                 try await client.withTransaction(logger: logger) { connection in
@@ -728,11 +771,11 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func embeddingCoverage() async throws(KBError) -> [EmbeddingCoverage] {
-        try await run { try await embeddingCoverageRows() }
+        try await run { [self] in try await embeddingCoverageRows() }
     }
 
     public func searchCoverage() async throws(KBError) -> SearchCoverage {
-        try await run {
+        try await run { [self] in
             let chunks = try await scalar("SELECT count(*) FROM chunks")
             return SearchCoverage(chunks: chunks, models: try await embeddingCoverageRows().map { .init(model: $0.model, vectors: $0.vectors) })
         }
@@ -740,7 +783,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func nearestChunks(model: String, to query: [Float], limit: Int) async throws(KBError) -> [ScoredChunk] {
         guard limit > 0 else { return [] }
-        return try await run {
+        return try await run { [self] in
             guard let table = try await table(model), table.dimension == query.count else { return [] }
             return try await client.withTransaction(logger: logger) { connection in
                 // Enough candidates for the limit, and filtered scans that keep going until they have them.
@@ -762,7 +805,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func storedVectors(model: String, chunkIDs: [Int]) async throws(KBError) -> [Int: [Float]] {
         guard !chunkIDs.isEmpty else { return [:] }
-        return try await run {
+        return try await run { [self] in
             guard let table = try await table(model) else { return [:] }
             var binds = PostgresBindings()
             binds.append(chunkIDs)
@@ -781,7 +824,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     public func createConversation(title: String, user: String?) async throws(KBError) -> String {
         let id = "c_" + randomHex(8)
         let now = Date().timeIntervalSince1970
-        try await run {
+        try await run { [self] in
             try await client.query("""
                 INSERT INTO conversations (id, title, created_at, updated_at, user_name) VALUES (\(id), \(String(title.prefix(80))), \(now), \(now), \(user))
                 """, logger: logger)
@@ -790,7 +833,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func conversations(limit: Int, user: String?) async throws(KBError) -> [ConversationSummary] {
-        try await run {
+        try await run { [self] in
             var out: [ConversationSummary] = []
             for try await (id, title, created, updated, turns, owner) in try await client.query("""
                 SELECT c.id, c.title, c.created_at, c.updated_at, (SELECT count(*) FROM answers a WHERE a.conversation_id = c.id), c.user_name
@@ -829,7 +872,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func conversation(id: String) async throws(KBError) -> Conversation? {
-        try await run {
+        try await run { [self] in
             guard let row = try await client.query("SELECT id, title, created_at, updated_at, user_name FROM conversations WHERE id = \(id)", logger: logger)
                 .collect().first else { return nil }
             let (cid, title, created, updated, owner) = try row.decode((String, String, Double, Double, String?).self)
@@ -842,7 +885,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     @discardableResult
     public func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int {
         let (citations, passages, quality) = answer.jsonColumns
-        return try await run {
+        return try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 // Turns of one conversation are numbered one at a time.
                 guard try await connection.query("SELECT id FROM conversations WHERE id = \(answer.conversationID) FOR UPDATE", logger: logger)
@@ -866,7 +909,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func saveFeedback(answerID: String, rating: Int, comment: String?, user: String?) async throws(KBError) {
         guard rating == 1 || rating == -1 else { throw KBError(.invalidArgument, "A rating is up (+1) or down (−1).") }
-        try await run {
+        try await run { [self] in
             guard try await scalar("SELECT count(*) FROM answers WHERE id = \(answerID)") == 1 else {
                 throw KBError(.invalidArgument, "There is no answer \(answerID) in this knowledge base; answer ids are printed by `kb ask` (--json: answer_id).")
             }
@@ -879,7 +922,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     public func feedbackReport(worst limit: Int) async throws(KBError) -> FeedbackReport {
-        try await run {
+        try await run { [self] in
             let answers = try await scalar("SELECT count(*) FROM answers")
             let totals = try await client.query("""
                 SELECT count(DISTINCT answer_id), count(*) FILTER (WHERE rating = 1), count(*) FILTER (WHERE rating = -1) FROM feedback

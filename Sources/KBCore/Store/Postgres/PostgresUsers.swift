@@ -3,7 +3,7 @@ import PostgresNIO
 
 extension PostgresStore: UserStore {
     public func createUser(name: String, role: UserRole, tokenHash: String) async throws(KBError) {
-        try await run {
+        try await run { [self] in
             let inserted = try await client.query("""
                 INSERT INTO users (name, role, token_hash, created_at) VALUES (\(name), \(role.rawValue), \(tokenHash), \(Date().timeIntervalSince1970))
                 ON CONFLICT (name) DO NOTHING RETURNING name
@@ -16,7 +16,7 @@ extension PostgresStore: UserStore {
     }
 
     public func users() async throws(KBError) -> [APIUser] {
-        try await run {
+        try await run { [self] in
             var out: [APIUser] = []
             for try await (name, role, created) in try await client.query("SELECT name, role, created_at FROM users ORDER BY name", logger: logger)
                 .decode((String, String, Double).self) {
@@ -27,13 +27,13 @@ extension PostgresStore: UserStore {
     }
 
     public func revokeUser(name: String) async throws(KBError) -> Bool {
-        try await run {
+        try await run { [self] in
             try await client.query("DELETE FROM users WHERE name = \(name) RETURNING name", logger: logger).collect().count == 1
         }
     }
 
     public func checkToken(hash: String?) async throws(KBError) -> TokenCheck {
-        try await run {
+        try await run { [self] in
             // One round trip: the user holding the token, if any, and whether there are users at all.
             let rows = try await client.query("""
                 SELECT u.name, u.role, u.created_at, EXISTS (SELECT 1 FROM users) FROM (SELECT 1) AS one
@@ -50,7 +50,7 @@ extension PostgresStore: UserStore {
 
 extension PostgresStore: StoreTransfer {
     public func storedChunks(documentID: Int) async throws(KBError) -> [StoredChunk] {
-        try await run {
+        try await run { [self] in
             var out: [StoredChunk] = []
             let rows = try await client.query("""
                 SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash
@@ -67,7 +67,7 @@ extension PostgresStore: StoreTransfer {
     }
 
     public func feedbackEntries() async throws(KBError) -> [FeedbackEntry] {
-        try await run {
+        try await run { [self] in
             var out: [FeedbackEntry] = []
             for try await (answer, rating, comment, created, user) in try await client.query(
                 "SELECT answer_id, rating::int, comment, created_at, user_name FROM feedback ORDER BY id", logger: logger)
@@ -79,7 +79,7 @@ extension PostgresStore: StoreTransfer {
     }
 
     public func userRecords() async throws(KBError) -> [UserRecord] {
-        try await run {
+        try await run { [self] in
             var out: [UserRecord] = []
             for try await (name, role, created, hash) in try await client.query(
                 "SELECT name, role, created_at, token_hash FROM users ORDER BY name", logger: logger).decode((String, String, Double, String).self) {
@@ -90,7 +90,7 @@ extension PostgresStore: StoreTransfer {
     }
 
     public func importConversation(_ conversation: Conversation) async throws(KBError) {
-        try await run {
+        try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("""
                     INSERT INTO conversations (id, title, created_at, updated_at, user_name)
@@ -112,7 +112,7 @@ extension PostgresStore: StoreTransfer {
 
     public func importFeedback(_ entries: [FeedbackEntry]) async throws(KBError) {
         guard !entries.isEmpty else { return }
-        try await run {
+        try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 for entry in entries {
                     try await connection.query("""
@@ -125,7 +125,7 @@ extension PostgresStore: StoreTransfer {
     }
 
     public func importUser(_ record: UserRecord) async throws(KBError) {
-        try await run {
+        try await run { [self] in
             try await client.query("""
                 INSERT INTO users (name, role, token_hash, created_at)
                 VALUES (\(record.user.name), \(record.user.role.rawValue), \(record.tokenHash), \(record.user.createdAt))
