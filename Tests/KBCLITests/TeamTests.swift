@@ -195,3 +195,59 @@ struct DaemonReply: Sendable, CustomStringConvertible {
         try await PostgresStore.dropDatabase(url)
     }
 }
+
+@Suite(.serialized) struct ReadReplicaTests {
+    @Test func searchesGoToTheStandbyAndWritesToThePrimary() async throws {
+        guard TestPostgres.scratch() != nil else { return }
+        let base = try PostgresScript.run("start", port: 54332)
+        defer {
+            _ = try? PostgresScript.run("stop", port: 54333)
+            _ = try? PostgresScript.run("stop", port: 54332)
+        }
+        let database = "kbreplica_" + UUID().uuidString.prefix(8).lowercased()
+        let primary = String(base[...base.range(of: "/", options: .backwards)!.lowerBound]) + database
+        let ws = Workspace()
+        ws.write("KnowledgeBase/rome.md", "# Colosseum\n\nThe Colosseum in Rome opened in 80 AD under emperor Titus.\n")
+        #expect(try KBProcess.run(["ingest", "--no-embed", "--db", primary], in: ws.path).status == 0)
+        let standby = try PostgresScript.run("standby", port: 54333, ["54332"])
+        let replica = String(standby[...standby.range(of: "/", options: .backwards)!.lowerBound]) + database
+        let daemon = try Daemon(in: ws, arguments: ["--db", primary, "--read-db", replica], token: TeamTests.token)
+        defer { daemon.kill() }
+
+        // A document ingested through the daemon (into the primary) is found (on the standby) once replayed.
+        ws.write("KnowledgeBase/bridge.md", "# 石桥\n\n这座石桥建于一六二三年，由当地商人出资修建。\n")
+        let added = try await daemon.send("POST", "/v1/documents", json: ["path": ws.path + "/KnowledgeBase/bridge.md", "embed": false])
+        #expect(added.status == 200, "\(added)")
+        let started = Date()
+        var lag = -1.0
+        while Date().timeIntervalSince(started) < 20 {
+            let found = try await daemon.send("POST", "/v1/search", json: ["query": "石桥是哪一年建的"])
+            if ((found.body["results"] as? [[String: Any]])?.first?["path"] as? String)?.hasSuffix("bridge.md") == true {
+                lag = Date().timeIntervalSince(started)
+                break
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(lag >= 0, "the standby never showed the new document")
+        print("read replica: searchable through the standby \(String(format: "%.3f", lag)) s after the ingest returned")
+
+        // Answers are kept on the primary, and a follow-up finds the turn just written.
+        let asked = try await daemon.send("POST", "/v1/ask", json: ["question": "When did the Colosseum in Rome open?"])
+        #expect(asked.status == 200, "\(asked)")
+        let conversation = try #require(asked.body["conversation_id"] as? String), answerID = try #require(asked.body["answer_id"] as? String)
+        let followUp = try await daemon.send("POST", "/v1/ask", json: ["question": "Who was emperor then?", "conversation_id": conversation])
+        #expect(followUp.status == 200 && followUp.body["turn"] as? Int == 2, "\(followUp)")
+        #expect(try await daemon.send("POST", "/v1/feedback", json: ["answer_id": answerID, "rating": "up"]).status == 201)
+        let status = try await daemon.send("GET", "/v1/status")
+        #expect((status.body["database"] as? String)?.contains("searches: postgres://kb@127.0.0.1:54333/") == true, "\(status)")
+
+        // With the standby gone, searches fail (they were going there) while writes still reach the primary.
+        try PostgresScript.run("stop", port: 54333)
+        #expect(try await daemon.send("POST", "/v1/search", json: ["query": "Colosseum"]).status == 503)
+        #expect(try await daemon.send("POST", "/v1/feedback", json: ["answer_id": answerID, "rating": "down"]).status == 201)
+        let report = try await PostgresStore(url: primary, create: false).feedbackReport(worst: 5)
+        #expect(report.up == 1 && report.down == 1 && report.answers == 2)
+        daemon.kill()
+        try await PostgresStore.dropDatabase(primary)
+    }
+}

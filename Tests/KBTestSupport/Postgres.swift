@@ -45,7 +45,7 @@ public enum PostgresScript {
 
     /// Runs `scripts/postgres.sh COMMAND PORT`; the last line of its standard output.
     @discardableResult
-    public static func run(_ command: String, port: Int) throws -> String {
+    public static func run(_ command: String, port: Int, _ extra: [String] = []) throws -> String {
         let out = NSTemporaryDirectory() + "kb-cluster-\(UUID().uuidString).out"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -53,7 +53,7 @@ public enum PostgresScript {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
-                             "timeout", "300", "bash", script, command, String(port)]
+                             "timeout", "300", "bash", script, command, String(port)] + extra
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice

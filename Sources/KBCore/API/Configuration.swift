@@ -2,8 +2,11 @@ import Foundation
 
 /// kb's settings, resolved with the precedence flag → environment → config file → default.
 public struct Configuration: Sendable, Equatable {
-    /// The SQLite database file.
+    /// The database: a SQLite file, or a `postgres://` URL.
     public var databasePath: String
+    /// A read replica of a PostgreSQL database (`--read-db`, `KB_READ_DB`, `read_database`): searches go there,
+    /// writes to ``databasePath``. Nil: everything uses ``databasePath``.
+    public var readDatabase: String?
     /// Folders `kb ingest` reads when given no paths.
     public var knowledgeFolders: [String]
     /// Files larger than this many bytes are reported, not read.
@@ -218,6 +221,10 @@ public struct Configuration: Sendable, Equatable {
         if let reranker = try fileString("pipeline.reranker") { configuration.pipeline.reranker = reranker }
         if let assessor = try fileString("pipeline.assessor") { configuration.pipeline.assessor = assessor }
         if let rewriter = try fileString("pipeline.rewriter") { configuration.pipeline.rewriter = rewriter }
+        let replicaInFile = try fileString("read_database")
+        if let replica = environment["KB_READ_DB"].flatMap({ $0.isEmpty ? nil : $0 }) ?? replicaInFile {
+            configuration.readDatabase = absolute(replica, relativeTo: currentDirectory)
+        }
         let fileToken = try fileString("server.token")
         configuration.server.token = environment["KB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? fileToken
         return configuration

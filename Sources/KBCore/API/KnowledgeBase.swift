@@ -29,7 +29,12 @@ public final class KnowledgeBase: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.pipeline = pipeline
-        self.store = try registry.makeStore(configuration.databasePath, create: create)
+        let primary = try registry.makeStore(configuration.databasePath, create: create)
+        if let replica = configuration.readDatabase {
+            self.store = ReadReplicaStore(primary: primary, replica: try registry.makeStore(replica, create: false))
+        } else {
+            self.store = primary
+        }
         self.generatorOverride = generator
     }
 
