@@ -154,5 +154,11 @@ ALTER TABLE conversations ADD COLUMN user_name text;
 ALTER TABLE feedback ADD COLUMN user_name text;
 CREATE INDEX conversations_user ON conversations (user_name, updated_at);
 """#),
+        (3, "0003_change_version.sql", #"""
+-- Migration 3: a counter of committed changes to chunks and vectors, raised in the same transaction as each
+-- change. Search needs the chunk and vector counts on every query; a daemon keeps them and recounts only when
+-- the counter moved (by any writer), instead of counting a million rows per search.
+ALTER TABLE corpus_stats ADD COLUMN version bigint NOT NULL DEFAULT 0;
+"""#),
     ]
 }

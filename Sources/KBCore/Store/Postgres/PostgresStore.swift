@@ -24,6 +24,8 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     let logger: Logger
     /// Model name → (table id, dimension), learned as models are used.
     private let models = ModelTables()
+    /// The last search coverage counted, with the change version it was counted at.
+    private let coverage = VersionedValue<SearchCoverage>()
 
     /// Positions a tsvector can hold (PostgreSQL's limits: 16383, 255 per lexeme); terms past them are indexed
     /// without further positions, so term frequencies in extremely long chunks are capped.
@@ -351,7 +353,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                         """, logger: logger)
                 }
                 if addedChunks > 0 {
-                    try await connection.query("UPDATE corpus_stats SET chunks = chunks + \(addedChunks), terms = terms + \(addedTerms)",
+                    try await connection.query("UPDATE corpus_stats SET chunks = chunks + \(addedChunks), terms = terms + \(addedTerms), version = version + 1",
                                                logger: logger)
                 }
                 let gone = Array(reusable.values.joined())
@@ -373,7 +375,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             WHERE t.field = g.field AND t.term = g.lexeme
             """, logger: logger)
         try await connection.query("""
-            UPDATE corpus_stats SET chunks = chunks - s.n, terms = terms - s.t
+            UPDATE corpus_stats SET chunks = chunks - s.n, terms = terms - s.t, version = version + 1
             FROM (SELECT count(*) AS n, coalesce(sum(term_count), 0) AS t FROM chunks WHERE id = ANY(\(ids)::bigint[])) s
             """, logger: logger)
         try await connection.query("DELETE FROM term_stats WHERE chunks <= 0", logger: logger)
@@ -739,9 +741,12 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             binds.append(Date().timeIntervalSince1970)
             // Chunks deleted since they were read (a concurrent re-ingest) are skipped.
             try await client.query(PostgresQuery(unsafeSQL: """
-                INSERT INTO vectors_\(table.id) (chunk_id, embedding, created_at)
-                SELECT u.id, u.v::vector, $3 FROM unnest($1::bigint[], $2::text[]) AS u(id, v) WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.id = u.id)
-                ON CONFLICT (chunk_id) DO UPDATE SET embedding = excluded.embedding, created_at = excluded.created_at
+                WITH written AS (
+                    INSERT INTO vectors_\(table.id) (chunk_id, embedding, created_at)
+                    SELECT u.id, u.v::vector, $3 FROM unnest($1::bigint[], $2::text[]) AS u(id, v) WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.id = u.id)
+                    ON CONFLICT (chunk_id) DO UPDATE SET embedding = excluded.embedding, created_at = excluded.created_at
+                    RETURNING 1)
+                UPDATE corpus_stats SET version = version + 1 WHERE EXISTS (SELECT 1 FROM written)
                 """, binds: binds), logger: logger)
         }
     }
@@ -776,8 +781,13 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     public func searchCoverage() async throws(KBError) -> SearchCoverage {
         try await run { [self] in
-            let chunks = try await scalar("SELECT count(*) FROM chunks")
-            return SearchCoverage(chunks: chunks, models: try await embeddingCoverageRows().map { .init(model: $0.model, vectors: $0.vectors) })
+            // Recounted only when a change was committed since the last count (by this process or another).
+            let (chunks, version) = try await client.query("SELECT chunks, version FROM corpus_stats", logger: logger).collect().first!
+                .decode((Int, Int).self)
+            if let cached = coverage.value(at: version) { return cached }
+            let counted = SearchCoverage(chunks: chunks, models: try await embeddingCoverageRows().map { .init(model: $0.model, vectors: $0.vectors) })
+            coverage.store(counted, at: version)
+            return counted
         }
     }
 
@@ -1025,4 +1035,12 @@ final class ModelTables: @unchecked Sendable {
         get { lock.withLock { tables[model] } }
         set { lock.withLock { tables[model] = newValue } }
     }
+}
+
+/// A value remembered with the change version it belongs to.
+final class VersionedValue<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (version: Int, value: Value)?
+    func value(at version: Int) -> Value? { lock.withLock { stored?.version == version ? stored?.value : nil } }
+    func store(_ value: Value, at version: Int) { lock.withLock { stored = (version, value) } }
 }
