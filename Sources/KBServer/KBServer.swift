@@ -58,7 +58,7 @@ public struct KBServer: Sendable {
         let router = Router(context: KBRequestContext.self)
         router.add(middleware: ObservingMiddleware(metrics: metrics))
         router.add(middleware: SameOriginMiddleware(loopbackOnly: settings.isLoopback))
-        router.add(middleware: AuthMiddleware(service: service, ownerToken: settings.token))
+        router.add(middleware: AuthMiddleware(service: service, ownerToken: settings.token, tokenRequired: !settings.isLoopback))
         let service = self.service, limit = settings.maxBodyBytes
 
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
@@ -308,6 +308,8 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = KBRequestContext
     let service: KnowledgeService
     let ownerToken: String?
+    /// Beyond loopback a token is always needed, even after the last user was revoked.
+    let tokenRequired: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/healthz" || WebPage.isPublic(request) { return try await next(request, context) }
@@ -315,7 +317,7 @@ struct AuthMiddleware: RouterMiddleware {
         let bearer = header.map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" }
         var context = context
         do {
-            context.caller = try await service.authenticate(bearer: bearer, ownerToken: ownerToken)
+            context.caller = try await service.authenticate(bearer: bearer, ownerToken: ownerToken, tokenRequired: tokenRequired)
         } catch {
             throw APIError(error)
         }

@@ -60,6 +60,7 @@ struct APIError: Error, HTTPResponseError {
         let status: HTTPResponse.Status
         switch error.code {
         case .invalidArgument, .invalidJSON: status = .badRequest
+        case .conflict: status = .conflict
         case .outsideKnowledgeFolders, .forbidden: status = .forbidden
         case .unauthorized:
             status = .unauthorized

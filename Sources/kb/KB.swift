@@ -81,7 +81,7 @@ func reportingErrors(_ options: GlobalOptions, _ body: () async throws -> Int32)
 /// The documented exit status (sysexits-style) for each kind of library error: mapped here, at the CLI's edge.
 func exitStatus(for code: KBError.Code) -> Int32 {
     switch code {
-    case .invalidArgument, .outsideKnowledgeFolders: return 64
+    case .invalidArgument, .outsideKnowledgeFolders, .conflict: return 64
     case .forbidden, .unauthorized: return 77
     case .notAKnowledgeBase, .databaseCorrupt, .schemaTooNew: return 65
     case .pathNotFound, .noKnowledgeBase, .notFound: return 66

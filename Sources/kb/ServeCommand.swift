@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.maxQueuedGenerations = max(0, queue ?? configuration.server.queue)
             settings.watchInterval = max(0, watch ?? configuration.server.watchInterval)
             settings.requestTimeout = max(1, timeout ?? 300)
-            let kb = try KnowledgeBase(configuration: configuration)
+            let kb = try KnowledgeBase(configuration: configuration, readReplica: true)
             settings.hasUsers = !(try await kb.users().users.isEmpty)
             let (generator, warning) = try kb.configuredGenerator()
             if let warning { Terminal.printWarning("warning: \(warning)") }

@@ -516,7 +516,7 @@ enum RepositoryModels {
         // Without a token kb refuses a public address.
         let refused = try ws.kb("serve", "--host", "0.0.0.0", "--port", "0")
         #expect(refused.status == 78)
-        #expect(refused.stderr.contains("will not listen on 0.0.0.0 without a token"))
+        #expect(refused.stderr.contains("will not listen on 0.0.0.0 without tokens"))
 
         let (process, port) = try Self.serve(in: ws, token: token)
         let health = try Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/healthz")!)

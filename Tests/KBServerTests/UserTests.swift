@@ -62,7 +62,7 @@ import Testing
             let token = try #require(issued["token"] as? String)
             #expect(issued["name"] as? String == "di" && issued["role"] as? String == "reader")
             #expect(try await client.send("POST", "/v1/search", json: ["query": "Titus"], token: token).status == 200)
-            #expect(try await client.send("POST", "/v1/tokens", json: ["name": "di", "role": "admin"], token: admin.token).status == 400)
+            #expect(try await client.send("POST", "/v1/tokens", json: ["name": "di", "role": "admin"], token: admin.token).status == 409)
             #expect(try await client.send("POST", "/v1/tokens", json: ["name": "eve", "role": "root"], token: admin.token, valid: false).status == 400)
             let listed = try await client.send("GET", "/v1/tokens", token: admin.token)
             #expect(!listed.text.contains(token) && !listed.text.contains(reader.token), "tokens are never listed")
@@ -87,6 +87,11 @@ import Testing
             #expect(try await client.send("POST", "/v1/search", json: ["query": "Colosseum"], token: reader.token).status == 200)
             #expect(try await client.send("POST", "/v1/search", json: ["query": "Colosseum"], token: .some(nil)).status == 401)
         }
+        // Beyond loopback, revoking the last user does not open the daemon.
+        try await kb.revokeToken(name: "ana")
+        #expect(try await kb.authenticate(bearer: nil, ownerToken: nil) == .owner, "loopback without users: the owner")
+        await #expect(throws: KBError.self) { _ = try await kb.authenticate(bearer: nil, ownerToken: nil, tokenRequired: true) }
+        await #expect(throws: KBError.self) { _ = try await kb.authenticate(bearer: reader.token, ownerToken: nil, tokenRequired: true) }
         var settings = ServerSettings()
         settings.host = "0.0.0.0"
         #expect(throws: KBError.self) { try settings.validate() }

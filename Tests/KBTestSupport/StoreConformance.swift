@@ -339,7 +339,7 @@ public enum StoreConformance {
             try await store.createUser(name: "ana", role: .writer, tokenHash: "h-other")
             throw Failure(description: "a second user of the same name was accepted")
         } catch let error as KBError {
-            try expect(error.code == .invalidArgument && error.message.contains("ana"), "duplicate user: \(error)")
+            try expect(error.code == .conflict && error.message.contains("ana"), "duplicate user: \(error)")
         }
         let users = try await store.users()
         try expect(users.map(\.name) == ["ana", "bo"] && users.map(\.role) == [.reader, .admin] && users.allSatisfy { $0.createdAt > 0 },

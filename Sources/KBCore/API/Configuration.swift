@@ -221,9 +221,10 @@ public struct Configuration: Sendable, Equatable {
         if let reranker = try fileString("pipeline.reranker") { configuration.pipeline.reranker = reranker }
         if let assessor = try fileString("pipeline.assessor") { configuration.pipeline.assessor = assessor }
         if let rewriter = try fileString("pipeline.rewriter") { configuration.pipeline.rewriter = rewriter }
-        let replicaInFile = try fileString("read_database")
-        if let replica = environment["KB_READ_DB"].flatMap({ $0.isEmpty ? nil : $0 }) ?? replicaInFile {
+        if let replica = environment["KB_READ_DB"].flatMap({ $0.isEmpty ? nil : $0 }) {
             configuration.readDatabase = absolute(replica, relativeTo: currentDirectory)
+        } else if let replica = try fileString("read_database") {
+            configuration.readDatabase = absolute(replica, relativeTo: fileBase)
         }
         let fileToken = try fileString("server.token")
         configuration.server.token = environment["KB_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? fileToken

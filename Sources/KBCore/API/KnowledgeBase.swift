@@ -24,13 +24,15 @@ public final class KnowledgeBase: Sendable {
     ///   - create: create the database when it does not exist (ingest does; queries do not).
     ///   - generator: answer with this generator instead of the configured one.
     ///   - registry: where stage implementations come from (tests register doubles).
+    ///   - readReplica: send searches to ``Configuration/readDatabase`` when one is configured (`kb serve`); other
+    ///     commands read and write the primary only.
     public init(configuration: Configuration, create: Bool = false, generator: (any AnswerGenerator)? = nil,
-                registry: ComponentRegistry = .standard, pipeline: AskPipeline = .standard) throws(KBError) {
+                registry: ComponentRegistry = .standard, pipeline: AskPipeline = .standard, readReplica: Bool = false) throws(KBError) {
         self.configuration = configuration
         self.registry = registry
         self.pipeline = pipeline
         let primary = try registry.makeStore(configuration.databasePath, create: create)
-        if let replica = configuration.readDatabase {
+        if readReplica, let replica = configuration.readDatabase {
             self.store = ReadReplicaStore(primary: primary, replica: try registry.makeStore(replica, create: false))
         } else {
             self.store = primary

@@ -13,6 +13,13 @@ public struct DocumentRecord: Sendable, Equatable, Codable {
     public var fingerprint: String
     public var chunkCount: Int
     public var ingestedAt: Double
+
+    public init(id: Int, path: String, contentHash: String, size: Int, modifiedAt: Double, format: String, encoding: String?,
+                title: String?, fingerprint: String, chunkCount: Int, ingestedAt: Double) {
+        self.id = id; self.path = path; self.contentHash = contentHash; self.size = size; self.modifiedAt = modifiedAt
+        self.format = format; self.encoding = encoding; self.title = title; self.fingerprint = fingerprint
+        self.chunkCount = chunkCount; self.ingestedAt = ingestedAt
+    }
 }
 
 /// A stored chunk with where it came from.

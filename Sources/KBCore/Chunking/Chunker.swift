@@ -33,6 +33,12 @@ public struct ChunkDraft: Sendable, Equatable {
     public var tokenCount: Int
     /// Hash of heading and text; an unchanged chunk keeps its id across re-ingests.
     public var contentHash: String
+
+    public init(ordinal: Int, text: String, heading: String, range: Range<Int>, startLine: Int, endLine: Int, page: Int?,
+                tokenCount: Int, contentHash: String) {
+        self.ordinal = ordinal; self.text = text; self.heading = heading; self.range = range
+        self.startLine = startLine; self.endLine = endLine; self.page = page; self.tokenCount = tokenCount; self.contentHash = contentHash
+    }
 }
 
 /// Splits an extracted document into chunks for indexing and retrieval.

@@ -102,8 +102,8 @@ public final class KnowledgeService: Sendable {
     // MARK: Users
 
     /// Who a bearer token stands for (see ``KnowledgeBase/authenticate(bearer:ownerToken:)``).
-    public func authenticate(bearer: String?, ownerToken: String?) async throws(KBError) -> Caller {
-        try await knowledgeBase.authenticate(bearer: bearer, ownerToken: ownerToken)
+    public func authenticate(bearer: String?, ownerToken: String?, tokenRequired: Bool = false) async throws(KBError) -> Caller {
+        try await knowledgeBase.authenticate(bearer: bearer, ownerToken: ownerToken, tokenRequired: tokenRequired)
     }
 
     /// A new user and token (printed once): for admins.

@@ -90,6 +90,8 @@ public protocol UserStore: Sendable {
 }
 
 extension KBError.Code {
+    /// The request conflicts with what exists (a user name already taken).
+    public static let conflict = KBError.Code(name: "conflict")
     /// The caller is known but its role does not allow the request.
     public static let forbidden = KBError.Code(name: "forbidden")
     /// No valid credentials were presented where they are needed.
@@ -123,14 +125,15 @@ extension KnowledgeBase {
     }
 
     /// Who a bearer token stands for. `ownerToken` is the single token of a one-person setup (`KB_API_TOKEN`),
-    /// which acts as the owner. Without users and without an owner token, everyone is the owner. Throws
+    /// which acts as the owner. Without users and without an owner token, everyone is the owner, unless
+    /// `tokenRequired` (a daemon beyond loopback: revoking its last user must not open it to the network). Throws
     /// ``KBError/Code/unauthorized`` when a token is needed and the one presented (if any) is not valid.
-    public func authenticate(bearer: String?, ownerToken: String?) async throws(KBError) -> Caller {
+    public func authenticate(bearer: String?, ownerToken: String?, tokenRequired: Bool = false) async throws(KBError) -> Caller {
         let presented = bearer.flatMap { $0.isEmpty ? nil : $0 }
         if let presented, let ownerToken, !ownerToken.isEmpty, constantTimeEquals(presented, ownerToken) { return .owner }
         switch try await store.checkToken(hash: presented.map(Self.tokenHash)) {
         case .user(let user): return Caller(user: user.name, role: user.role)
-        case .noUsers where (ownerToken ?? "").isEmpty: return .owner
+        case .noUsers where (ownerToken ?? "").isEmpty && !tokenRequired: return .owner
         case .noUsers, .unknown:
             throw KBError(.unauthorized, presented == nil ? "This endpoint needs Authorization: Bearer TOKEN (a user token from `kb token create`, or KB_API_TOKEN)."
                                                           : "The bearer token is not valid (revoked, or never issued).")

@@ -1,8 +1,8 @@
 import Foundation
 
 /// A store whose searches go to a read replica (a PostgreSQL streaming standby) and everything else to the
-/// primary (`kb serve --read-db URL`): keyword and vector search, term statistics and the passages and chunks
-/// they return are read from the replica; ingest, conversations, feedback, users and status use the primary,
+/// primary (`kb serve --read-db URL`): keyword and vector search, term statistics and the passages they return
+/// are read from the replica; ingest, conversations, feedback, users and status use the primary,
 /// so a follow-up question finds the turn just written and a revoked token stops at once.
 ///
 /// A replica lags its primary by its replay delay (a fraction of a second on one machine): a document just
@@ -34,9 +34,6 @@ public final class ReadReplicaStore: KnowledgeStore {
         try await replica.storedVectors(model: model, chunkIDs: chunkIDs)
     }
     public func passages(ids: [Int]) async throws(KBError) -> [Passage] { try await replica.passages(ids: ids) }
-    public func documentChunks(documentID: Int) async throws(KBError) -> [ChunkSpan] {
-        try await replica.documentChunks(documentID: documentID)
-    }
 
     // MARK: Everything else: the primary
 
@@ -62,6 +59,11 @@ public final class ReadReplicaStore: KnowledgeStore {
     public func clearFailures(paths: [String]) async throws(KBError) { try await primary.clearFailures(paths: paths) }
     public func failures() async throws(KBError) -> [IngestFailure] { try await primary.failures() }
     public func passageCount() async throws(KBError) -> Int { try await primary.passageCount() }
+    /// From the primary: a document's text is joined from its chunks and cached against the document's hash,
+    /// which the primary gives.
+    public func documentChunks(documentID: Int) async throws(KBError) -> [ChunkSpan] {
+        try await primary.documentChunks(documentID: documentID)
+    }
     public func status() async throws(KBError) -> StatusReport {
         var report = try await primary.status()
         report.database = location

@@ -4,7 +4,7 @@ extension SQLiteStore: UserStore {
     public func createUser(name: String, role: UserRole, tokenHash: String) async throws(KBError) {
         try await write { connection throws(KBError) in
             guard try connection.scalar("SELECT count(*) FROM users WHERE name = ?", [name]).int == 0 else {
-                throw KBError(.invalidArgument, "There is already a user \(name); revoke it first (kb token revoke \(name)) to issue a new token.",
+                throw KBError(.conflict, "There is already a user \(name); to give them a new token, revoke the old one first (kb token revoke \(name)); their conversations stay with the name.",
                               details: ["field": "name"])
             }
             try connection.query("INSERT INTO users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",

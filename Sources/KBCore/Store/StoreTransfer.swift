@@ -62,11 +62,14 @@ public struct StoreCopier: Sendable {
         let existing = try await target.passageCount()
         let targetDocuments = try await target.documents()
         let targetConversations = try await target.conversations(limit: 1, user: nil)
-        guard existing == 0, targetDocuments.isEmpty, targetConversations.isEmpty else {
-            throw KBError(.invalidArgument, "\(target.location) already holds a knowledge base (\(targetDocuments.count) documents); migrate into an empty database.")
+        let targetUsers = try await target.users(), targetFeedback = try await target.feedbackEntries()
+        guard existing == 0, targetDocuments.isEmpty, targetConversations.isEmpty, targetUsers.isEmpty, targetFeedback.isEmpty else {
+            throw KBError(.invalidArgument, "\(target.location) already holds a knowledge base (\(targetDocuments.count) documents, \(targetUsers.count) users); migrate into an empty database.")
         }
+        // No ingest into either while copying: the copy is of one state of the source.
+        let sourceLease = try await source.acquireIngestLease()
         let lease = try await target.acquireIngestLease()
-        defer { withExtendedLifetime(lease) {} }
+        defer { withExtendedLifetime((sourceLease, lease)) {} }
         var counts = Counts()
         var newID: [Int: Int] = [:]
         for document in try await source.documents() {

@@ -177,9 +177,10 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     ///
     /// The connection pool waits, retrying, while the server is down; a request must not. So a request still
     /// running after ``watchInterval`` checks the server with a connection of its own, and again at that interval;
-    /// when the server cannot be reached, the request is cancelled and fails with
-    /// ``KBError/Code/databaseUnavailable`` (a daemon answers 503). Nothing it wrote is committed: its
-    /// transaction dies with its connection.
+    /// when the server refuses connections, the request is cancelled and fails with
+    /// ``KBError/Code/databaseUnavailable`` (a daemon answers 503). A request whose connection the server closed
+    /// (a restart) fails at once the same way. Not covered: a connection that goes silent without closing (a
+    /// network partition) waits for the operating system's TCP timeout.
     @discardableResult
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KBError) -> T {
         do {
@@ -190,7 +191,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                     while true {
                         try await Task.sleep(for: Self.watchInterval)
                         guard await reachable() else {
-                            throw KBError(.databaseUnavailable, "PostgreSQL at \(location) stopped answering; the request was abandoned and nothing of it was committed. Retry shortly.")
+                            throw KBError(.databaseUnavailable, "PostgreSQL at \(location) is not accepting connections; the request was abandoned (a transaction it had open is rolled back with its connection). Retry shortly.")
                         }
                     }
                 }
@@ -226,6 +227,8 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             let connection = try await PostgresConnection.connect(configuration: probe, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
             try? await connection.close()
             return true
+        } catch let error as PSQLError where error.serverInfo != nil {
+            return error.serverInfo?[.sqlState] != "57P03"   // the server answered (for example: too many connections), unless it is starting or stopping
         } catch {
             return false
         }
@@ -240,7 +243,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             }
             // Class 08 (connection exception) and 57P01–57P03 (shutdown, crash, cannot connect now): the server
             // went away or is restarting; the request can be retried once it is back.
-            if state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state) {
+            if state.hasPrefix("08") || ["57P01", "57P02", "57P03", "40001"].contains(state) && (state != "40001" || message.contains("recovery")) {
                 return KBError(.databaseUnavailable, "PostgreSQL at \(location) is unavailable (\(message)); nothing of this request was committed. Retry shortly.")
             }
             return KBError(.database, "PostgreSQL (\(location)): \(message)\(detail)")
@@ -595,7 +598,11 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                 clause.map { "\(Self.quote($0.text)):\(letters[$0.field.rawValue])" }.joined(separator: " <-> ")
             }.joined(separator: " | ")
             let lexemes = Array(Set(clauses.joined().map(\.text)))
-            // Candidates from the GIN index, with the positions and fields of the query's terms in each.
+            if clauses.allSatisfy({ $0.count == 1 }) {
+                return try await singleTermSearch(query, tsquery: tsquery, limit: limit)
+            }
+            // Phrases: candidates from the GIN index, with the positions and fields of the query's terms in each,
+            // scored here (a phrase's frequency needs the positions).
             struct Candidate { var length: Int; var terms: [String: [(position: Int, field: Int)]] = [:] }
             var candidates: [Int: Candidate] = [:]
             let rows = try await client.query("""
@@ -649,6 +656,49 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                 .sorted { $0.score != $1.score ? $0.score > $1.score : $0.chunkID < $1.chunkID }
                 .prefix(limit).map { $0 }
         }
+    }
+
+    /// BM25 computed by the server for a query of single terms (every English query; Chinese ones without a run
+    /// of three characters): only the best `limit` chunks come back. The same formula and statistics as the
+    /// phrase path and the SQLite store; the candidates' terms never leave the server.
+    func singleTermSearch(_ query: KeywordQuery, tsquery: String, limit: Int) async throws -> [ScoredChunk] {
+        let letters = ["A", "B", "C"]
+        let (n, totalTerms) = try await client.query("SELECT chunks, terms FROM corpus_stats", logger: logger).collect().first!
+            .decode((Int, Int).self)
+        let frequencies = try await documentFrequencies(query.terms)
+        let chunks = Double(n)
+        let averageLength = Double(max(1, totalTerms)) / max(1, chunks)
+        var multiplicity: [KeywordQuery.Term: Int] = [:]
+        for clause in query.clauses { multiplicity[clause[0], default: 0] += 1 }
+        let terms = query.terms
+        let idfs = terms.map { term -> Double in
+            let hits = Double(frequencies[term] ?? 0)
+            let value = log((chunks - hits + 0.5) / (hits + 0.5))
+            return value > 0 ? value : 1e-6
+        }
+        var binds = PostgresBindings()
+        binds.append(tsquery)
+        binds.append(terms.map(\.text))
+        binds.append(terms.map { letters[$0.field.rawValue] })
+        binds.append(idfs)
+        binds.append(terms.map(\.field.weight))
+        binds.append(terms.map { Double(multiplicity[$0] ?? 1) })
+        binds.append(BM25Index.k1)
+        binds.append(BM25Index.b)
+        binds.append(averageLength)
+        binds.append(limit)
+        let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            SELECT c.id, sum(q.m * q.idf * (q.w * t.tf * ($7 + 1)) / (q.w * t.tf + $7 * (1 - $8 + $8 * c.term_count / $9)))::float8 AS score
+            FROM chunks c
+            CROSS JOIN LATERAL unnest(c.terms) u
+            JOIN unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[]) AS q(lexeme, letter, idf, w, m) ON q.lexeme = u.lexeme
+            CROSS JOIN LATERAL (SELECT count(*)::float8 AS tf FROM unnest(u.weights) x WHERE x = q.letter) t
+            WHERE c.terms @@ $1::tsquery AND t.tf > 0
+            GROUP BY c.id ORDER BY score DESC, c.id LIMIT $10
+            """, binds: binds), logger: logger)
+        var out: [ScoredChunk] = []
+        for try await (id, score) in rows.decode((Int, Double).self) { out.append(ScoredChunk(chunkID: id, score: score)) }
+        return out
     }
 
     func documentFrequencies(_ terms: [KeywordQuery.Term]) async throws -> [KeywordQuery.Term: Int] {
@@ -796,8 +846,9 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         return try await run { [self] in
             guard let table = try await table(model), table.dimension == query.count else { return [] }
             return try await client.withTransaction(logger: logger) { connection in
-                // Enough candidates for the limit, and filtered scans that keep going until they have them.
-                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(max(40, min(1000, limit * 2)))"), logger: logger)
+                // Enough candidates for the limit (recall@10 measured in README, "Benchmarks > PostgreSQL"), and
+                // filtered scans that keep going until they have them.
+                try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL hnsw.ef_search = \(Self.efSearch(limit: limit))"), logger: logger)
                 try await connection.query("SET LOCAL hnsw.iterative_scan = relaxed_order", logger: logger)
                 var binds = PostgresBindings()
                 binds.append(Self.literal(query))
@@ -808,10 +859,15 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                     """, binds: binds), logger: logger).decode((Int, Double).self) {
                     out.append(ScoredChunk(chunkID: id, score: score))
                 }
-                return out
+                // relaxed_order may return neighbours slightly out of order; fusion ranks them, so sort.
+                return out.sorted { $0.score != $1.score ? $0.score > $1.score : $0.chunkID < $1.chunkID }
             }
         }
     }
+
+    /// `hnsw.ef_search` for a search of `limit` neighbours: at least 100 (pgvector's default is 40), four per
+    /// neighbour asked for, at most 1000.
+    static func efSearch(limit: Int) -> Int { max(100, min(1000, limit * 4)) }
 
     public func storedVectors(model: String, chunkIDs: [Int]) async throws(KBError) -> [Int: [Float]] {
         guard !chunkIDs.isEmpty else { return [:] }

@@ -9,7 +9,7 @@ extension PostgresStore: UserStore {
                 ON CONFLICT (name) DO NOTHING RETURNING name
                 """, logger: logger).collect().count
             guard inserted == 1 else {
-                throw KBError(.invalidArgument, "There is already a user \(name); revoke it first (kb token revoke \(name)) to issue a new token.",
+                throw KBError(.conflict, "There is already a user \(name); to give them a new token, revoke the old one first (kb token revoke \(name)); their conversations stay with the name.",
                               details: ["field": "name"])
             }
         }
