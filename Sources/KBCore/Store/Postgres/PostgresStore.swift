@@ -333,6 +333,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                 }
                 if !added.ordinals.isEmpty {
                     try await connection.query("""
+                        WITH new AS (
                         INSERT INTO chunks (document_id, ordinal, content_hash, heading, text, start_offset, end_offset,
                                             start_line, end_line, page, token_count, terms, term_count)
                         SELECT \(documentID), u.ordinal, u.hash, u.heading, u.text, u.start_offset, u.end_offset, u.start_line, u.end_line,
@@ -342,6 +343,11 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                                     \(added.pages)::int[], \(added.tokens)::int[], \(added.terms)::text[], \(added.termCounts)::int[])
                              AS u(ordinal, hash, heading, text, start_offset, end_offset, start_line, end_line, page, tokens, terms, term_count)
                         ORDER BY u.ordinal
+                        RETURNING id, terms, term_count)
+                        INSERT INTO postings (field, term, chunk_id, tf, length)
+                        SELECT CASE w WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END::smallint, u.lexeme, new.id, count(*), new.term_count
+                        FROM new, unnest(new.terms) u, unnest(u.weights) w
+                        GROUP BY 1, 2, 3, 5
                         """, logger: logger)
                 }
                 let inserted = added.ordinals.count, reused = keptIDs.count, addedChunks = inserted
@@ -581,6 +587,8 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             if stats.0 != stats.2 || stats.1 != stats.3 {
                 problems.append("corpus statistics (\(stats.0) chunks, \(stats.1) terms) differ from the chunks (\(stats.2), \(stats.3))")
             }
+            let unposted = try await scalar("SELECT count(*) FROM chunks c WHERE c.term_count > 0 AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.chunk_id = c.id)")
+            if unposted > 0 { problems.append("\(unposted) chunks with terms but no postings") }
             let negative = try await scalar("SELECT count(*) FROM term_stats WHERE chunks < 0")
             if negative > 0 { problems.append("\(negative) terms with a negative chunk count") }
             return problems
@@ -599,7 +607,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             }.joined(separator: " | ")
             let lexemes = Array(Set(clauses.joined().map(\.text)))
             if clauses.allSatisfy({ $0.count == 1 }) {
-                return try await singleTermSearch(query, tsquery: tsquery, limit: limit)
+                return try await singleTermSearch(query, limit: limit)
             }
             // Phrases: candidates from the GIN index, with the positions and fields of the query's terms in each,
             // scored here (a phrase's frequency needs the positions).
@@ -658,11 +666,10 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         }
     }
 
-    /// BM25 computed by the server for a query of single terms (every English query; Chinese ones without a run
-    /// of three characters): only the best `limit` chunks come back. The same formula and statistics as the
-    /// phrase path and the SQLite store; the candidates' terms never leave the server.
-    func singleTermSearch(_ query: KeywordQuery, tsquery: String, limit: Int) async throws -> [ScoredChunk] {
-        let letters = ["A", "B", "C"]
+    /// BM25 computed by the server from the posting lists of the query's terms, for a query of single terms (every
+    /// English query; Chinese ones without a run of three characters): only the best `limit` chunks come back. The
+    /// same formula and statistics as the phrase path and the SQLite store.
+    func singleTermSearch(_ query: KeywordQuery, limit: Int) async throws -> [ScoredChunk] {
         let (n, totalTerms) = try await client.query("SELECT chunks, terms FROM corpus_stats", logger: logger).collect().first!
             .decode((Int, Int).self)
         let frequencies = try await documentFrequencies(query.terms)
@@ -677,9 +684,8 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             return value > 0 ? value : 1e-6
         }
         var binds = PostgresBindings()
-        binds.append(tsquery)
+        binds.append(terms.map { Int16($0.field.rawValue) })
         binds.append(terms.map(\.text))
-        binds.append(terms.map { letters[$0.field.rawValue] })
         binds.append(idfs)
         binds.append(terms.map(\.field.weight))
         binds.append(terms.map { Double(multiplicity[$0] ?? 1) })
@@ -688,13 +694,10 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         binds.append(averageLength)
         binds.append(limit)
         let rows = try await client.query(PostgresQuery(unsafeSQL: """
-            SELECT c.id, sum(q.m * q.idf * (q.w * t.tf * ($7 + 1)) / (q.w * t.tf + $7 * (1 - $8 + $8 * c.term_count / $9)))::float8 AS score
-            FROM chunks c
-            CROSS JOIN LATERAL unnest(c.terms) u
-            JOIN unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[]) AS q(lexeme, letter, idf, w, m) ON q.lexeme = u.lexeme
-            CROSS JOIN LATERAL (SELECT count(*)::float8 AS tf FROM unnest(u.weights) x WHERE x = q.letter) t
-            WHERE c.terms @@ $1::tsquery AND t.tf > 0
-            GROUP BY c.id ORDER BY score DESC, c.id LIMIT $10
+            SELECT p.chunk_id, sum(q.m * q.idf * (q.w * p.tf * ($6 + 1)) / (q.w * p.tf + $6 * (1 - $7 + $7 * p.length / $8)))::float8 AS score
+            FROM unnest($1::smallint[], $2::text[], $3::float8[], $4::float8[], $5::float8[]) AS q(field, term, idf, w, m)
+            JOIN postings p ON p.field = q.field AND p.term = q.term
+            GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT $9
             """, binds: binds), logger: logger)
         var out: [ScoredChunk] = []
         for try await (id, score) in rows.decode((Int, Double).self) { out.append(ScoredChunk(chunkID: id, score: score)) }
