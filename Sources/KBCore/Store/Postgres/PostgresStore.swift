@@ -18,8 +18,10 @@ import PostgresNIO
 public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     public let location: String
     let configuration: PostgresClient.Configuration
-    let client: PostgresClient
-    private let runner: Task<Void, Never>
+    /// The connection pool. Replaced by a fresh one once the server is back after an outage: the old pool's
+    /// reconnection back-off (up to a minute) would otherwise keep requests waiting after the server returned.
+    var client: PostgresClient { pool.client }
+    private let pool: PoolBox
     private let ready: Readiness
     let logger: Logger
     /// Model name → (table id, dimension), learned as models are used.
@@ -40,8 +42,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         logger.logLevel = .warning
         self.logger = logger
         let (client, runner) = Self.start(configuration, logger: logger)
-        self.client = client
-        self.runner = runner
+        pool = PoolBox(client: client, runner: runner)
         let database = parsed.database
         let configuration = parsed.configuration
         ready = Readiness { [client, logger] in
@@ -50,7 +51,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 
     deinit {
-        runner.cancel()
+        pool.runner.cancel()
     }
 
     static func start(_ configuration: PostgresClient.Configuration, logger: Logger) -> (PostgresClient, Task<Void, Never>) {
@@ -185,26 +186,43 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(KBError) -> T {
         do {
             try await ready.wait()
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask { [self] in
-                    while true {
-                        try await Task.sleep(for: Self.watchInterval)
-                        guard await reachable() else {
-                            throw KBError(.databaseUnavailable, "PostgreSQL at \(location) is not accepting connections; the request was abandoned (a transaction it had open is rolled back with its connection). Retry shortly.")
-                        }
+            if pool.outage {
+                // After an outage: answer at once while the server is still away; once it is back, a fresh pool.
+                guard await reachable() else {
+                    throw KBError(.databaseUnavailable, "PostgreSQL at \(location) is not accepting connections. Retry shortly.")
+                }
+                let (client, runner) = Self.start(configuration, logger: logger)
+                pool.replace(client: client, runner: runner)
+            }
+            // The body runs on its own: a request stuck on a dead pool is answered (503) without waiting for it.
+            let race = Race<T>()
+            let work = Task { do { race.finish(.success(try await body())) } catch { race.finish(.failure(error)) } }
+            let watch = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.watchInterval)
+                    if Task.isCancelled { return }
+                    if await !reachable() {
+                        pool.markOutage()
+                        race.finish(.failure(KBError(.databaseUnavailable, "PostgreSQL at \(location) is not accepting connections; the request was abandoned (a transaction it had open is rolled back with its connection). Retry shortly.")))
+                        work.cancel()
+                        return
                     }
                 }
-                defer { group.cancelAll() }
-                while let result = try await group.next() {
-                    if let result { return result }
-                }
-                throw CancellationError()
+            }
+            defer { watch.cancel() }
+            return try await withTaskCancellationHandler {
+                try await race.value()
+            } onCancel: {
+                work.cancel()
+                race.finish(.failure(CancellationError()))
             }
         } catch let error as KBError {
+            if error.code == .databaseUnavailable { pool.markOutage() }
             throw error
         } catch let error as PSQLError {
-            throw Self.kbError(error, location: location)
+            let mapped = Self.kbError(error, location: location)
+            if mapped.code == .databaseUnavailable { pool.markOutage() }
+            throw mapped
         } catch is CancellationError {
             throw KBError(.interrupted, "The request to PostgreSQL (\(location)) was cancelled.")
         } catch {
@@ -1104,4 +1122,59 @@ final class VersionedValue<Value: Sendable>: @unchecked Sendable {
     private var stored: (version: Int, value: Value)?
     func value(at version: Int) -> Value? { lock.withLock { stored?.version == version ? stored?.value : nil } }
     func store(_ value: Value, at version: Int) { lock.withLock { stored = (version, value) } }
+}
+
+/// The store's connection pool and the task running it, replaced after an outage.
+final class PoolBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: (client: PostgresClient, runner: Task<Void, Never>)
+    private var down = false
+
+    init(client: PostgresClient, runner: Task<Void, Never>) { current = (client, runner) }
+
+    var client: PostgresClient { lock.withLock { current.client } }
+    var runner: Task<Void, Never> { lock.withLock { current.runner } }
+    /// A request found the server gone.
+    var outage: Bool { lock.withLock { down } }
+    func markOutage() { lock.withLock { down = true } }
+
+    /// Puts a fresh pool in place (once per outage, whoever gets here first) and stops the old one.
+    func replace(client: PostgresClient, runner: Task<Void, Never>) {
+        let old: Task<Void, Never>? = lock.withLock {
+            guard down else { return nil }
+            down = false
+            let previous = current.runner
+            current = (client, runner)
+            return previous
+        }
+        if let old { old.cancel() } else { runner.cancel() }   // someone else replaced it: drop ours
+    }
+}
+
+/// The first of several outcomes, awaited once.
+final class Race<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    private var waiter: CheckedContinuation<T, any Error>?
+
+    func finish(_ outcome: Result<T, any Error>) {
+        let resume: CheckedContinuation<T, any Error>? = lock.withLock {
+            guard result == nil else { return nil }
+            result = outcome
+            defer { waiter = nil }
+            return waiter
+        }
+        resume?.resume(with: outcome)
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<T, any Error>? = lock.withLock {
+                if let result { return result }
+                waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
 }
