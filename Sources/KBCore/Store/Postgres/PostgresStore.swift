@@ -223,6 +223,16 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             let mapped = Self.kbError(error, location: location)
             if mapped.code == .databaseUnavailable { pool.markOutage() }
             throw mapped
+        } catch let error as PostgresTransactionError {
+            // The error inside the transaction (BEGIN, the body, or COMMIT) says what happened.
+            let inner = error.closureError ?? error.beginError ?? error.commitError
+            if let inner = inner as? KBError { throw inner }
+            if let inner = inner as? PSQLError {
+                let mapped = Self.kbError(inner, location: location)
+                if mapped.code == .databaseUnavailable { pool.markOutage() }
+                throw mapped
+            }
+            throw KBError(.database, "PostgreSQL (\(location)): \(String(describing: inner ?? error))")
         } catch is CancellationError {
             throw KBError(.interrupted, "The request to PostgreSQL (\(location)) was cancelled.")
         } catch {
@@ -267,7 +277,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             return KBError(.database, "PostgreSQL (\(location)): \(message)\(detail)")
         }
         switch error.code {
-        case .serverClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
             return KBError(.databaseUnavailable, "Lost the connection to PostgreSQL at \(location) (\(error.code)); what was in flight was not committed. Retry shortly.")
         default:
             return KBError(.cannotOpenDatabase, "Cannot reach PostgreSQL at \(location): \(error.code). Is the server running?")
