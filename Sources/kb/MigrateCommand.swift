@@ -28,15 +28,9 @@ struct MigrateCommand: AsyncParsableCommand {
             if options.json {
                 JSONOutput.print(counts)
             } else {
-                print("Copied \(kb.location) to \(to.contains("://") ? Self.redacted(to) : to): \(counts.documents) documents, \(counts.chunks) chunks, \(counts.vectors) vectors, \(counts.conversations) conversations (\(counts.answers) answers), \(counts.feedback) ratings, \(counts.users) users in \(String(format: "%.1f", counts.seconds)) s.")
+                print("Copied \(kb.location) to \(to.contains("://") ? PostgresStore.redact(to) : to): \(counts.documents) documents, \(counts.chunks) chunks, \(counts.vectors) vectors, \(counts.conversations) conversations (\(counts.answers) answers), \(counts.feedback) ratings, \(counts.users) users in \(String(format: "%.1f", counts.seconds)) s.")
             }
             return 0
         }
-    }
-
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return url }
-        if components.password != nil { components.password = "…" }
-        return components.string ?? url
     }
 }

@@ -87,7 +87,8 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         return ParsedURL(configuration: configuration, database: database, display: display)
     }
 
-    static func redact(_ url: String) -> String {
+    /// The URL with its password replaced by `…`, for messages and logs.
+    public static func redact(_ url: String) -> String {
         guard var components = URLComponents(string: url) else { return "The database URL" }
         if components.password != nil { components.password = "…" }
         return components.string ?? "The database URL"
