@@ -12,12 +12,19 @@ cd "$(dirname "$0")/.."
 # poppler-data: the CMap and font tables poppler needs for Chinese, Japanese and Korean PDFs (only a
 # Recommends of libpoppler, so --no-install-recommends would leave it out and pdftotext would drop CJK text).
 # gcc and make: cmake Recommends them; llama.cpp is built with them (libc6-dev: gcc's Recommends, its C headers).
-packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils poppler-data zlib1g-dev pkg-config time cmake gcc g++ make libc6-dev curl)
+# tesseract-ocr with its English, simplified and traditional Chinese data: OCR of scanned PDF pages and images
+# (tesseract-ocr has no Recommends; it Depends on tesseract-ocr-eng and -osd; the Chinese data are named here).
+packages=(libsqlite3-dev libxml2-dev libopenblas-dev poppler-utils poppler-data zlib1g-dev pkg-config time cmake gcc g++ make libc6-dev curl
+          tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-chi-tra)
 # With --for-tests (scripts/test.sh): the browser the web page is tested in. Headless chromium needs none of its
 # Recommends (upower, udev, mesa, printing); of them the tests use fonts and fontconfig, named here, plus a CJK font
 # so that Chinese renders in the screenshots (fonts-wqy-microhei, 5 MB).
 if [ "${1:-}" = "--for-tests" ]; then
   packages+=(chromium chromium-driver fontconfig fonts-dejavu-core fonts-wqy-microhei)
+  # ImageMagick renders the OCR tests' images from known text with those fonts, named by path. Its Recommends
+  # (ghostscript, gsfonts, netpbm, libmagickcore-6.q16-6-extra) are for PostScript/PDF input and extra coders,
+  # which the tests do not use.
+  packages+=(imagemagick)
 fi
 
 missing=()

@@ -4,7 +4,8 @@ import MCP
 
 /// The readable text of each tool result (the structured content carries the same and more).
 enum ToolText {
-    static func place(_ path: String, _ startLine: Int, _ endLine: Int, _ page: Int?) -> String {
+    static func place(_ path: String, _ startLine: Int, _ endLine: Int, _ page: Int?, _ locator: String? = nil) -> String {
+        if let locator { return "\(path), \(locator)" }
         let lines = startLine == endLine ? "L\(startLine)" : "L\(startLine)-L\(endLine)"
         return page.map { "\(path) p.\($0) \(lines)" } ?? "\(path):\(lines)"
     }
@@ -19,7 +20,7 @@ enum ToolText {
                 if let rank = explanation.vectorRank { why.append("vector #\(rank)") }
             }
             if !hit.matchedTerms.isEmpty { why.append("matched " + hit.matchedTerms.prefix(6).joined(separator: ", ")) }
-            out += "\n\(hit.rank). \(place(hit.path, hit.startLine, hit.endLine, hit.page))"
+            out += "\n\(hit.rank). \(place(hit.path, hit.startLine, hit.endLine, hit.page, hit.locator))"
             if !hit.heading.isEmpty { out += " — \(hit.heading)" }
             out += String(format: " (score %.4g", hit.score) + (why.isEmpty ? ")" : "; " + why.joined(separator: "; ") + ")")
             out += " [chunk \(hit.chunkID)]\n   \(hit.snippet.replacingOccurrences(of: "\n", with: " "))\n"
@@ -36,7 +37,7 @@ enum ToolText {
             if !answer.passages.isEmpty {
                 out += "\nClosest passages:\n"
                 for hit in answer.passages.prefix(5) {
-                    out += "- \(place(hit.path, hit.startLine, hit.endLine, hit.page)): \(hit.snippet.replacingOccurrences(of: "\n", with: " "))\n"
+                    out += "- \(place(hit.path, hit.startLine, hit.endLine, hit.page, hit.locator)): \(hit.snippet.replacingOccurrences(of: "\n", with: " "))\n"
                 }
             }
         } else {

@@ -166,7 +166,7 @@ struct FeedbackReportCommand: AsyncParsableCommand {
                                               q.relevance, a.generator + (a.model.map { " " + $0 } ?? ""))))
                     for comment in item.comments { print("    “\(comment)”") }
                     for source in a.passages.prefix(3) {
-                        print("    [\(source.rank)] \(Terminal.location(path: source.path, startLine: source.startLine, endLine: source.endLine, page: source.page))"
+                        print("    [\(source.rank)] \(Terminal.location(path: source.path, startLine: source.startLine, endLine: source.endLine, page: source.page, locator: source.locator))"
                               + (source.heading.isEmpty ? "" : " · \(source.heading)"))
                     }
                 }

@@ -7,8 +7,9 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest",
         abstract: "Add files and folders to the knowledge base, or bring them up to date.",
         discussion: """
-            Reads text, Markdown, HTML, XML, PDF, DOCX, EPUB, CSV/TSV, source code and config files; other \
-            files are listed as skipped. New chunks are embedded with the embedding model (see `kb models`). \
+            Reads text, Markdown, HTML, XML, PDF (scanned pages by OCR), images (OCR), Word, PowerPoint, Excel, \
+            OpenDocument, RTF, e-mail (.eml, .mbox), EPUB, CSV/TSV, source code and config files; old .doc/.xls/.ppt \
+            when LibreOffice is installed; other files are listed as skipped. New chunks are embedded with the embedding model (see `kb models`). \
             Unchanged files are not read again; changed files are re-chunked; deleted files are removed. \
             With no PATH, ingests the configured knowledge folders (default: ./KnowledgeBase). \
             Exit status 3 when some files could not be ingested (they are listed with the reason).
@@ -29,6 +30,15 @@ struct IngestCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not compute embeddings (keyword search only until the next ingest that embeds).")
     var noEmbed = false
 
+    @Flag(name: .long, help: "Do not read scanned PDF pages and images with OCR (config: [ocr] enabled = false; env KB_OCR=0).")
+    var noOcr = false
+
+    @Option(name: .long, help: ArgumentHelp("Seconds OCR may spend on one page (default 120).", valueName: "seconds"))
+    var ocrSeconds: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Scanned pages OCR reads per file (default 100).", valueName: "pages"))
+    var ocrMaxPages: Int?
+
     func run() async throws {
         try await reportingErrors(options) {
             var limit: Int?
@@ -38,7 +48,16 @@ struct IngestCommand: AsyncParsableCommand {
                 }
                 limit = parsed
             }
-            let configuration = try options.configuration(maxFileSize: limit)
+            var configuration = try options.configuration(maxFileSize: limit)
+            if noOcr { configuration.ocr.enabled = false }
+            if let ocrSeconds {
+                guard ocrSeconds > 0 else { throw KBError(.invalidArgument, "--ocr-seconds must be more than 0.") }
+                configuration.ocr.secondsPerPage = ocrSeconds
+            }
+            if let ocrMaxPages {
+                guard ocrMaxPages > 0 else { throw KBError(.invalidArgument, "--ocr-max-pages must be at least 1.") }
+                configuration.ocr.maxPages = ocrMaxPages
+            }
             _ = try KnowledgeBase.ingestRoots(paths, configuration: configuration)   // fail before creating a database
             let kb = try KnowledgeBase(configuration: configuration, create: true)
             Interrupts.install()
@@ -91,6 +110,10 @@ final class ProgressReporter: @unchecked Sendable {
             guard progress.elapsed - lastDraw >= 0.1 || progress.done == progress.total else { return }
             lastDraw = progress.elapsed
             drawBar(progress)
+        } else if progress.phase == .ocr {
+            if progress.done > 0 {
+                FileHandle.standardError.write(Data("ocr      \(Terminal.displayPath(progress.path)) page \(progress.done)/\(progress.total)\n".utf8))
+            }
         } else if progress.phase == .embeddings {
             let step = max(1, progress.total / 10)
             if progress.done / step != lastEmbeddingStep || progress.done == progress.total {
@@ -112,9 +135,12 @@ final class ProgressReporter: @unchecked Sendable {
         let rate = p.elapsed > 0 ? Double(p.bytesDone) / p.elapsed : 0
         let remaining = rate > 0 ? Double(p.bytesTotal - p.bytesDone) / rate : 0
         let eta = String(format: "%d:%02d", Int(remaining) / 60, Int(remaining) % 60)
-        var line = p.phase == .embeddings
-            ? "\(bar) \(p.done)/\(p.total) chunks embedded · \(String(format: "%.1f", rate))/s · ETA \(eta) · \(p.path)"
-            : "\(bar) \(p.done)/\(p.total) files · \(ByteCount.format(Int(rate)))/s · ETA \(eta) · \(Terminal.displayPath(p.path))"
+        var line: String
+        switch p.phase {
+        case .embeddings: line = "\(bar) \(p.done)/\(p.total) chunks embedded · \(String(format: "%.1f", rate))/s · ETA \(eta) · \(p.path)"
+        case .ocr: line = "\(bar) OCR page \(p.done + 1 > p.total ? p.total : p.done + 1)/\(p.total) · \(p.detail ?? "") · \(Terminal.displayPath(p.path))"
+        case .files: line = "\(bar) \(p.done)/\(p.total) files · \(ByteCount.format(Int(rate)))/s · ETA \(eta) · \(Terminal.displayPath(p.path))"
+        }
         let width = Terminal.width - 1
         if line.count > width { line = String(line.prefix(width)) }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))

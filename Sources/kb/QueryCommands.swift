@@ -39,7 +39,7 @@ struct SearchCommand: AsyncParsableCommand {
             }
             for hit in response.results {
                 let heading = hit.heading.isEmpty ? "" : " · " + hit.heading
-                print("\(Terminal.bold("\(hit.rank).")) \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))\(heading)  \(Terminal.dim(String(format: "score %.2f", hit.score)))")
+                print("\(Terminal.bold("\(hit.rank).")) \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page, locator: hit.locator))\(heading)  \(Terminal.dim(String(format: "score %.2f", hit.score)))")
                 print("   " + Terminal.highlight(hit.snippet, hit.highlights))
                 if explain, let e = hit.explanation {
                     func side(_ rank: Int?, _ score: Double?, _ format: String) -> String {
@@ -129,7 +129,7 @@ enum AnswerPrinter {
             if !answer.passages.isEmpty {
                 print("\n" + Terminal.bold("Closest passages:"))
                 for hit in answer.passages.prefix(3) {
-                    print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))"
+                    print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page, locator: hit.locator))"
                           + (hit.heading.isEmpty ? "" : " · \(hit.heading)"))
                 }
             }
@@ -148,7 +148,7 @@ enum AnswerPrinter {
         print("\n" + Terminal.bold("Sources:"))
         for citation in answer.citations {
             let mark = citation.supported ? "" : Terminal.dim(" (cited by the model, does not support the answer)")
-            print("  [\(citation.id)] \(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page))"
+            print("  [\(citation.id)] \(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page, locator: citation.locator))"
                   + (citation.heading.isEmpty ? "" : " · \(citation.heading)") + mark)
         }
         if explain {
@@ -166,7 +166,7 @@ enum AnswerPrinter {
                     why += (why.isEmpty ? "" : "; ") + [e.keywordRank.map { "keyword #\($0)" }, e.vectorRank.map { "vector #\($0)" }]
                         .compactMap { $0 }.joined(separator: ", ")
                 }
-                print("  [\(hit.rank)] \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))  " + Terminal.dim(why))
+                print("  [\(hit.rank)] \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page, locator: hit.locator))  " + Terminal.dim(why))
             }
         }
         printScores(answer)
@@ -177,13 +177,13 @@ enum AnswerPrinter {
         if answer.citations.isEmpty {
             print("No sources cited." + (answer.passages.isEmpty ? "" : " Closest passages:"))
             for hit in answer.passages.prefix(3) {
-                print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page))"
+                print("  \(Terminal.location(path: hit.path, startLine: hit.startLine, endLine: hit.endLine, page: hit.page, locator: hit.locator))"
                       + (hit.heading.isEmpty ? "" : " · \(hit.heading)"))
             }
             return
         }
         for citation in answer.citations {
-            print("[\(citation.id)] " + Terminal.bold(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page))
+            print("[\(citation.id)] " + Terminal.bold(Terminal.location(path: citation.path, startLine: citation.startLine, endLine: citation.endLine, page: citation.page, locator: citation.locator))
                   + (citation.heading.isEmpty ? "" : " · \(citation.heading)") + (citation.supported ? "" : Terminal.dim(" (does not support the answer)")))
             print("    " + citation.text.replacingOccurrences(of: "\n", with: "\n    "))
         }

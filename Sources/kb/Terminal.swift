@@ -55,8 +55,9 @@ enum Terminal {
     }
 
     /// `path:12-30` or `path p. 4`.
-    static func location(path: String, startLine: Int, endLine: Int, page: Int?) -> String {
+    static func location(path: String, startLine: Int, endLine: Int, page: Int?, locator: String? = nil) -> String {
         let lines = startLine == endLine ? "\(startLine)" : "\(startLine)-\(endLine)"
+        if let locator { return "\(displayPath(path)), \(locator)" }
         if let page { return "\(displayPath(path)) p. \(page)" }
         return "\(displayPath(path)):\(lines)"
     }

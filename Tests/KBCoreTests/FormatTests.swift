@@ -56,7 +56,9 @@ func makePDF(pages: [String]) -> Data {
         let kb = try folder.knowledgeBase()
         let summary = try await kb.ingest(embed: false)
         let reasons = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
-        #expect(reasons["empty-page.pdf"] == "no text layer (scanned?); kb does not do OCR")
+        // Neither text nor images: an empty PDF is skipped, not failed.
+        #expect(reasons["empty-page.pdf"] == nil)
+        #expect(summary.skipped.contains { $0.path.hasSuffix("empty-page.pdf") && $0.reason == "no text (empty or white space only)" })
         #expect(reasons["truncated.pdf"]?.hasPrefix("damaged: ") == true)
         #expect(summary.added == 1)
     }

@@ -186,6 +186,13 @@ public final class TemporaryFolder: @unchecked Sendable {
         return full
     }
 
+    /// The absolute path of `relative` in this folder, with its parent folders created (for tools that write files).
+    public func path(_ relative: String) -> String {
+        let full = path + "/" + relative
+        try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return full
+    }
+
     public func remove(_ relative: String) { try! FileManager.default.removeItem(atPath: path + "/" + relative) }
 
     public func move(_ from: String, _ to: String) {
@@ -200,6 +207,13 @@ public final class TemporaryFolder: @unchecked Sendable {
                        generator: any AnswerGenerator = ExtractiveGenerator()) throws -> KnowledgeBase {
         try KnowledgeBase(configuration: Configuration(databasePath: path + "/.kb/kb.sqlite", knowledgeFolders: [path + "/docs"],
                                                        chunking: chunking), create: true, generator: generator)
+    }
+
+    /// A knowledge base over `docs/` whose configuration `configure` adjusts first.
+    public func knowledgeBase(_ configure: (inout Configuration) -> Void) throws -> KnowledgeBase {
+        var configuration = Configuration(databasePath: path + "/.kb/kb.sqlite", knowledgeFolders: [path + "/docs"])
+        configure(&configuration)
+        return try KnowledgeBase(configuration: configuration, create: true, generator: ExtractiveGenerator())
     }
 }
 

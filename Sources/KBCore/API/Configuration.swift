@@ -35,6 +35,8 @@ public struct Configuration: Sendable, Equatable {
     public var server = ServerOptions()
     /// Which implementation fills each replaceable stage of the ask pipeline (names in ``ComponentRegistry``).
     public var pipeline = PipelineChoices()
+    /// OCR of scanned PDF pages and images (`[ocr]` in the config file, `KB_OCR=0`, `kb ingest --no-ocr`).
+    public var ocr = OCROptions()
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -218,6 +220,30 @@ public struct Configuration: Sendable, Equatable {
         case nil: break
         default: throw KBError(.configuration, "\(configPath ?? "config"): `server.watch_interval` must be a number of seconds.")
         }
+        func fileNumber(_ key: String) throws(KBError) -> Double? {
+            switch file[key] {
+            case nil: return nil
+            case .integer(let i)?: return Double(i)
+            case .double(let d)?: return d
+            default: throw KBError(.configuration, "\(configPath ?? "config"): `\(key)` must be a number.")
+            }
+        }
+        switch file["ocr.enabled"] {
+        case .bool(let on)?: configuration.ocr.enabled = on
+        case nil: break
+        default: throw KBError(.configuration, "\(configPath ?? "config"): `ocr.enabled` must be true or false.")
+        }
+        if let raw = environment["KB_OCR"], !raw.isEmpty {
+            switch raw.lowercased() {
+            case "0", "false", "off", "no": configuration.ocr.enabled = false
+            case "1", "true", "on", "yes": configuration.ocr.enabled = true
+            default: throw KBError(.configuration, "KB_OCR=\(raw) is not on or off (1 or 0).")
+            }
+        }
+        if let seconds = try fileNumber("ocr.seconds_per_page") { configuration.ocr.secondsPerPage = max(1, seconds) }
+        if let pages = try fileInt("ocr.max_pages") { configuration.ocr.maxPages = max(1, pages) }
+        if let confidence = try fileNumber("ocr.min_confidence") { configuration.ocr.minimumConfidence = min(1, max(0, confidence)) }
+        if let dpi = try fileInt("ocr.resolution") { configuration.ocr.resolution = min(600, max(72, dpi)) }
         if let reranker = try fileString("pipeline.reranker") { configuration.pipeline.reranker = reranker }
         if let assessor = try fileString("pipeline.assessor") { configuration.pipeline.assessor = assessor }
         if let rewriter = try fileString("pipeline.rewriter") { configuration.pipeline.rewriter = rewriter }

@@ -64,7 +64,7 @@ public final class KnowledgeBase: Sendable {
             }
         }
         let ingestor = Ingestor(store: store, chunker: StructuredChunker(options: configuration.chunking),
-                                maxFileSize: configuration.maxFileSize, embedding: indexer)
+                                maxFileSize: configuration.maxFileSize, embedding: indexer, ocr: configuration.ocr)
         var summary = try await Self.onBlockingPool { () async throws(KBError) -> IngestSummary in
             try await ingestor.ingest(paths: roots, progress: progress, isCancelled: isCancelled)
         }
@@ -202,7 +202,8 @@ public final class KnowledgeBase: Sendable {
                          chunkID: String(passage.chunkID), documentID: passage.documentID, title: passage.title,
                          heading: passage.heading, startLine: passage.startLine, endLine: passage.endLine, page: passage.page,
                          text: passage.text, snippet: snippet.text, highlights: snippet.highlights,
-                         matchedTerms: retrieved.matchedTerms, explanation: retrieved.explanation)
+                         matchedTerms: retrieved.matchedTerms, explanation: retrieved.explanation,
+                         locator: passage.locator, ocrConfidence: passage.ocrConfidence)
     }
 
     // MARK: Ask

@@ -34,9 +34,15 @@ public struct Passage: Sendable, Equatable {
     public var endLine: Int
     public var page: Int?
     public var ordinal: Int
+    /// "slide 3", "sheet Budget, rows 4-9", "p. 2, OCR": the place when lines and pages do not say it.
+    public var locator: String?
+    /// Tesseract's mean word confidence (0–1) when the passage was read by OCR.
+    public var ocrConfidence: Double?
 
     public init(chunkID: Int, documentID: Int, path: String, title: String?, heading: String, text: String,
-                startLine: Int, endLine: Int, page: Int?, ordinal: Int) {
+                startLine: Int, endLine: Int, page: Int?, ordinal: Int, locator: String? = nil, ocrConfidence: Double? = nil) {
+        self.locator = locator
+        self.ocrConfidence = ocrConfidence
         self.chunkID = chunkID
         self.documentID = documentID
         self.path = path
@@ -65,16 +71,22 @@ public struct ChunkSpan: Sendable, Equatable, Codable {
     public var startLine: Int
     public var endLine: Int
     public var page: Int?
+    /// The slide, sheet rows or OCR page (see ``Passage/locator``).
+    public var locator: String?
+    /// Tesseract's confidence (0–1) for OCR passages.
+    public var ocrConfidence: Double?
 
     public init(chunkID: Int, ordinal: Int, heading: String, text: String, startOffset: Int, endOffset: Int,
-                startLine: Int, endLine: Int, page: Int?) {
+                startLine: Int, endLine: Int, page: Int?, locator: String? = nil, ocrConfidence: Double? = nil) {
         self.chunkID = chunkID; self.ordinal = ordinal; self.heading = heading; self.text = text
         self.startOffset = startOffset; self.endOffset = endOffset; self.startLine = startLine; self.endLine = endLine; self.page = page
+        self.locator = locator; self.ocrConfidence = ocrConfidence
     }
 
     enum CodingKeys: String, CodingKey {
-        case ordinal, heading, text, page
+        case ordinal, heading, text, page, locator
         case chunkID = "chunk_id", startOffset = "start_offset", endOffset = "end_offset", startLine = "start_line", endLine = "end_line"
+        case ocrConfidence = "ocr_confidence"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -88,6 +100,8 @@ public struct ChunkSpan: Sendable, Equatable, Codable {
         try container.encode(startLine, forKey: .startLine)
         try container.encode(endLine, forKey: .endLine)
         try container.encodeIfPresent(page, forKey: .page)
+        try container.encodeIfPresent(locator, forKey: .locator)
+        try container.encodeIfPresent(ocrConfidence, forKey: .ocrConfidence)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -103,6 +117,8 @@ public struct ChunkSpan: Sendable, Equatable, Codable {
         startLine = try container.decode(Int.self, forKey: .startLine)
         endLine = try container.decode(Int.self, forKey: .endLine)
         page = try container.decodeIfPresent(Int.self, forKey: .page)
+        locator = try container.decodeIfPresent(String.self, forKey: .locator)
+        ocrConfidence = try container.decodeIfPresent(Double.self, forKey: .ocrConfidence)
     }
 }
 
@@ -141,11 +157,14 @@ public struct IngestSummary: Sendable, Equatable, Codable {
     public var embeddingTruncated = 0
     /// Things the user should know that did not fail the run.
     public var warnings: [String] = []
+    /// Scanned pages and images read by OCR in this run.
+    public var ocrPages = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case added, updated, unchanged, moved, removed, failed, skipped, interrupted, seconds, embedded, warnings
+        case ocrPages = "ocr_pages"
         case embeddingModel = "embedding_model", embeddingTruncated = "embedding_truncated"
         case chunksAdded = "chunks_added", chunksReused = "chunks_reused", chunksRemoved = "chunks_removed"
         case bytesRead = "bytes_read"
@@ -154,9 +173,10 @@ public struct IngestSummary: Sendable, Equatable, Codable {
 
 /// Progress of an ingest, reported after each file.
 public struct IngestProgress: Sendable {
-    public enum Outcome: String, Sendable { case added, updated, unchanged, moved, failed, skipped, embedded }
-    /// `files` while reading files, `embeddings` while embedding chunks (then counts are chunks).
-    public enum Phase: String, Sendable { case files, embeddings }
+    public enum Outcome: String, Sendable { case added, updated, unchanged, moved, failed, skipped, embedded, reading }
+    /// `files` while reading files, `embeddings` while embedding chunks (then counts are chunks), `ocr` while one
+    /// file's scanned pages are read (then counts are that file's pages and the outcome is `reading`).
+    public enum Phase: String, Sendable { case files, embeddings, ocr }
     public var phase: Phase = .files
     /// Files handled so far and in total.
     public var done: Int
@@ -191,11 +211,15 @@ public struct SearchHit: Sendable, Equatable, Codable {
     public var matchedTerms: [String]
     /// Rank and score on the keyword and vector sides, and the fused score.
     public var explanation: RetrievalExplanation?
+    /// The slide, sheet rows or OCR page (see ``Passage/locator``).
+    public var locator: String?
+    /// Tesseract's confidence (0–1) for OCR passages.
+    public var ocrConfidence: Double?
 
     enum CodingKeys: String, CodingKey {
-        case rank, score, path, title, heading, page, text, snippet, highlights, explanation
+        case rank, score, path, title, heading, page, text, snippet, highlights, explanation, locator
         case chunkID = "chunk_id", documentID = "document_id", startLine = "start_line", endLine = "end_line"
-        case matchedTerms = "matched_terms"
+        case matchedTerms = "matched_terms", ocrConfidence = "ocr_confidence"
     }
 }
 
@@ -226,10 +250,15 @@ public struct Citation: Sendable, Equatable, Codable {
     public var supported: Bool
     /// True when the generator cited this passage itself (false: kb added or moved the citation here).
     public var citedByGenerator: Bool
+    /// The slide, sheet rows or OCR page (see ``Passage/locator``).
+    public var locator: String?
+    /// Tesseract's confidence (0–1) for OCR passages.
+    public var ocrConfidence: Double?
 
     enum CodingKeys: String, CodingKey {
-        case id, path, heading, page, text, supported
+        case id, path, heading, page, text, supported, locator
         case chunkID = "chunk_id", startLine = "start_line", endLine = "end_line", citedByGenerator = "cited_by_generator"
+        case ocrConfidence = "ocr_confidence"
     }
 }
 

@@ -33,11 +33,37 @@ public struct ChunkDraft: Sendable, Equatable {
     public var tokenCount: Int
     /// Hash of heading and text; an unchanged chunk keeps its id across re-ingests.
     public var contentHash: String
+    /// The place as citations show it when lines and pages do not say it: "slide 3", "sheet Budget, rows 4-9",
+    /// "p. 2, OCR, 91% confidence". Nil for ordinary text.
+    public var locator: String?
+    /// Tesseract's mean word confidence (0–1) for a passage read by OCR; nil otherwise.
+    public var ocrConfidence: Double?
 
     public init(ordinal: Int, text: String, heading: String, range: Range<Int>, startLine: Int, endLine: Int, page: Int?,
-                tokenCount: Int, contentHash: String) {
+                tokenCount: Int, contentHash: String, locator: String? = nil, ocrConfidence: Double? = nil) {
         self.ordinal = ordinal; self.text = text; self.heading = heading; self.range = range
         self.startLine = startLine; self.endLine = endLine; self.page = page; self.tokenCount = tokenCount; self.contentHash = contentHash
+        self.locator = locator; self.ocrConfidence = ocrConfidence
+    }
+}
+
+extension BlockLocator {
+    /// The place as a citation shows it, for a chunk on `page` spanning the block lines `startLine`…`endLine`.
+    func label(page: Int?, startLine: Int, endLine: Int) -> String {
+        switch self {
+        case .slide(let number): return "slide \(number)"
+        case .sheet(let name):
+            return startLine == endLine ? "sheet \(name), row \(startLine)" : "sheet \(name), rows \(startLine)-\(endLine)"
+        case .ocr(let confidence):
+            let read = "OCR, \(Int((confidence * 100).rounded()))% confidence"
+            return page.map { "p. \($0), \(read)" } ?? read
+        }
+    }
+
+    /// Tesseract's confidence, for OCR blocks.
+    var ocrConfidence: Double? {
+        if case .ocr(let confidence) = self { return confidence }
+        return nil
     }
 }
 

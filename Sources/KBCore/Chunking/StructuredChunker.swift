@@ -38,7 +38,9 @@ public struct StructuredChunker: Chunker {
                 headings.append((block.level, block.title ?? String(String.UnicodeScalarView(scalars[block.range]))))
             } else {
                 // A new page starts a new chunk, so a citation names one page.
-                if let last = sectionBlocks.last, document.blocks[last].page != block.page { flushSection() }
+                // So does a new slide, sheet or OCR page: one chunk has one locator.
+                if let last = sectionBlocks.last,
+                   document.blocks[last].page != block.page || document.blocks[last].locator != block.locator { flushSection() }
                 sectionBlocks.append(index)
             }
         }
@@ -76,16 +78,20 @@ public struct StructuredChunker: Chunker {
             let text = String(String.UnicodeScalarView(scalars[range]))
             let startBlock = document.blocks[first.block]
             let endBlock = document.blocks[last.block]
+            let startLine = startBlock.endLine != nil ? startBlock.startLine : line(of: range.lowerBound, in: startBlock, newlines)
+            let endLine = endBlock.endLine ?? line(of: range.upperBound - 1, in: endBlock, newlines)
             chunks.append(ChunkDraft(
                 ordinal: chunks.count,
                 text: text,
                 heading: heading,
                 range: range,
-                startLine: startBlock.endLine != nil ? startBlock.startLine : line(of: range.lowerBound, in: startBlock, newlines),
-                endLine: endBlock.endLine ?? line(of: range.upperBound - 1, in: endBlock, newlines),
+                startLine: startLine,
+                endLine: endLine,
                 page: startBlock.page,
                 tokenCount: TokenEstimator.count(scalars, in: range),
-                contentHash: String(SHA256.hex(heading + "\u{1F}" + text).prefix(32))
+                contentHash: String(SHA256.hex(heading + "\u{1F}" + text).prefix(32)),
+                locator: startBlock.locator?.label(page: startBlock.page, startLine: startLine, endLine: endLine),
+                ocrConfidence: startBlock.locator?.ocrConfidence
             ))
         }
 

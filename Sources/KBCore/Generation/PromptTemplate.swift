@@ -45,7 +45,7 @@ public enum PromptTemplate {
     /// A passage as the model sees it.
     public static func passageBlock(number: Int, passage: Passage, text: String? = nil) -> String {
         var source = passage.path
-        if let page = passage.page { source += ", page \(page)" }
+        if let locator = passage.locator { source += ", \(locator)" } else if let page = passage.page { source += ", page \(page)" }
         else if passage.startLine > 0 { source += passage.endLine > passage.startLine ? ", lines \(passage.startLine)–\(passage.endLine)" : ", line \(passage.startLine)" }
         var attributes = "id=\"\(number)\" source=\"\(attribute(source))\""
         if !passage.heading.isEmpty { attributes += " section=\"\(attribute(passage.heading))\"" }

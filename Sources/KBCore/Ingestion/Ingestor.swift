@@ -14,14 +14,17 @@ public struct Ingestor: Sendable {
     let maxFileSize: Int
     /// Embeds new chunks after the files are read; nil for keyword-only ingest.
     let embedding: EmbeddingIndexer?
+    /// OCR of scanned PDF pages and images.
+    let ocr: OCROptions
 
     public init(store: any KnowledgeStore, registry: LoaderRegistry = .standard, chunker: any Chunker, maxFileSize: Int,
-                embedding: EmbeddingIndexer? = nil) {
+                embedding: EmbeddingIndexer? = nil, ocr: OCROptions = OCROptions()) {
         self.store = store
         self.registry = registry
         self.chunker = chunker
         self.maxFileSize = maxFileSize
         self.embedding = embedding
+        self.ocr = ocr
     }
 
     /// Ingests `paths` (absolute files or folders).
@@ -29,7 +32,7 @@ public struct Ingestor: Sendable {
     /// - Parameters:
     ///   - progress: called after each file.
     ///   - isCancelled: polled between files; when it returns true the run stops cleanly.
-    public func ingest(paths: [String], progress: @Sendable (IngestProgress) -> Void = { _ in },
+    public func ingest(paths: [String], progress: @escaping @Sendable (IngestProgress) -> Void = { _ in },
                        isCancelled: @Sendable () -> Bool = { false }) async throws(KBError) -> IngestSummary {
         let started = Date()
         for path in paths where FileInfo.stat(path) == nil { throw KBError.pathNotFound(path) }
@@ -62,7 +65,7 @@ public struct Ingestor: Sendable {
     }
 
     private func run(paths: [String], runID: Int, started: Date, summary: inout IngestSummary, counts: inout IngestRunCounts,
-                     progress: @Sendable (IngestProgress) -> Void, isCancelled: @Sendable () -> Bool) async throws(KBError) {
+                     progress: @escaping @Sendable (IngestProgress) -> Void, isCancelled: @Sendable () -> Bool) async throws(KBError) {
         let database = store.location
         let databaseFolder = (database as NSString).deletingLastPathComponent
         let rootsContainingDatabaseFolder = paths.contains { databaseFolder.hasPrefix($0 + "/") }
@@ -92,8 +95,14 @@ public struct Ingestor: Sendable {
 
         for (index, file) in walk.files.enumerated() {
             if isCancelled() { summary.interrupted = true; break }
+            let filesDone = index, filesTotal = walk.files.count, bytesBefore = bytesDone
+            let context = LoadContext(ocr: ocr, registry: registry, pageProgress: { done, total in
+                progress(IngestProgress(phase: .ocr, done: done, total: total, bytesDone: bytesBefore, bytesTotal: bytesTotal,
+                                        path: file.path, outcome: .reading, detail: "file \(filesDone + 1) of \(filesTotal)",
+                                        elapsed: Date().timeIntervalSince(started)))
+            })
             let outcome = try await ingestFile(file, existing: byPath[file.path], byHash: byHash, walkedPaths: walkedPaths,
-                                         movedFrom: &movedFrom, runID: runID, summary: &summary)
+                                         movedFrom: &movedFrom, runID: runID, context: context, summary: &summary)
             // A file that failed before and is fine now (its old version was kept) is no longer failed.
             if outcome.kind == .unchanged && previouslyFailed.contains(file.path) { try await store.clearFailures(paths: [file.path]) }
             bytesDone += file.size
@@ -104,7 +113,7 @@ public struct Ingestor: Sendable {
             case .moved: counts.moved += 1
             case .failed: counts.failed += 1
             case .skipped: counts.skipped += 1
-            case .embedded: break
+            case .embedded, .reading: break
             }
             progress(IngestProgress(done: index + 1, total: walk.files.count, bytesDone: bytesDone, bytesTotal: bytesTotal,
                                     path: file.path, outcome: outcome.kind, detail: outcome.detail,
@@ -138,12 +147,12 @@ public struct Ingestor: Sendable {
     }
 
     private func ingestFile(_ file: WalkedFile, existing: DocumentRecord?, byHash: [String: [DocumentRecord]],
-                            walkedPaths: Set<String>, movedFrom: inout Set<String>, runID: Int,
+                            walkedPaths: Set<String>, movedFrom: inout Set<String>, runID: Int, context: LoadContext,
                             summary: inout IngestSummary) async throws(KBError) -> Outcome {
         guard let loader = registry.loader(for: URL(fileURLWithPath: file.path)) else {
             return Outcome(kind: .skipped, detail: "unsupported")
         }
-        let fingerprint = "\(loader.format)-v\(loader.version)/\(chunker.fingerprint)"
+        let fingerprint = "\(loader.format)-v\(loader.version(for: context))/\(chunker.fingerprint)"
 
         func fail(_ failure: LoadFailure) async throws(KBError) -> Outcome {
             if failure.isSkip {
@@ -194,7 +203,11 @@ public struct Ingestor: Sendable {
 
         let extracted: ExtractedDocument
         let url = URL(fileURLWithPath: file.path)
-        do { extracted = try (registry.loader(for: url, content: data) ?? loader).load(data, url: url) } catch { return try await fail(error) }
+        do { extracted = try (registry.loader(for: url, content: data) ?? loader).load(data, url: url, context: context) } catch {
+            return try await fail(error)
+        }
+        for warning in extracted.warnings { summary.warnings.append("\(file.path): \(warning)") }
+        summary.ocrPages += extracted.ocrPages
         let drafts = chunker.chunk(extracted)
         guard !drafts.isEmpty else { return try await fail(.noText) }
         let prepared = drafts.map(PreparedChunk.init)
@@ -207,7 +220,9 @@ public struct Ingestor: Sendable {
         summary.chunksAdded += stats.inserted
         summary.chunksReused += stats.reused
         summary.chunksRemoved += stats.removed
-        let detail = "\(drafts.count) chunks, \(extracted.encoding ?? "?")"
+        var detail = extracted.encoding.map { "\(drafts.count) chunks, \($0)" } ?? "\(drafts.count) chunks"
+        if extracted.ocrPages > 0 { detail += ", \(extracted.ocrPages) \(extracted.ocrPages == 1 ? "page" : "pages") by OCR" }
+        if !extracted.warnings.isEmpty { detail += "; " + extracted.warnings.joined(separator: "; ") }
         if let renamedFrom {
             summary.moved += 1
             return Outcome(kind: .moved, detail: "from \(renamedFrom.path), \(detail)")

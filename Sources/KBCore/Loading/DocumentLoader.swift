@@ -5,6 +5,16 @@ public enum BlockKind: String, Sendable, Codable {
     case heading, paragraph, listItem, code, table
 }
 
+/// Where a block sits in its file when lines and pages do not say it: a slide, a spreadsheet's sheet, a page read by OCR.
+public enum BlockLocator: Sendable, Equatable, Hashable {
+    /// A slide of a presentation (1-based).
+    case slide(Int)
+    /// A sheet of a spreadsheet, by name; the block's lines are the sheet's row numbers.
+    case sheet(String)
+    /// Text recognised by OCR, with tesseract's mean word confidence for the page (0–1).
+    case ocr(confidence: Double)
+}
+
 /// A structural block of a document's text: a heading, a paragraph, a list item, a code block or a table.
 public struct TextBlock: Sendable, Equatable {
     public var kind: BlockKind
@@ -21,11 +31,13 @@ public struct TextBlock: Sendable, Equatable {
     /// The block's last source line, when its text is not the source's lines (a CSV row rendered
     /// as `column: value` lines); nil when lines can be counted in the text.
     public var endLine: Int?
+    /// The slide, sheet or OCR page the block comes from, when lines and pages do not say it.
+    public var locator: BlockLocator?
 
     public init(kind: BlockKind, level: Int = 0, title: String? = nil, range: Range<Int>, startLine: Int, page: Int? = nil,
-                endLine: Int? = nil) {
+                endLine: Int? = nil, locator: BlockLocator? = nil) {
         self.kind = kind; self.level = level; self.title = title; self.range = range; self.startLine = startLine; self.page = page
-        self.endLine = endLine
+        self.endLine = endLine; self.locator = locator
     }
 }
 
@@ -42,9 +54,15 @@ public struct ExtractedDocument: Sendable {
     public var text: String
     /// Blocks in document order, non-overlapping, with ranges into `text`.
     public var blocks: [TextBlock]
+    /// What the user should know about a file that was read in part (pages OCR could not read, a page budget
+    /// that ran out, an attachment that failed).
+    public var warnings: [String] = []
+    /// Pages (or images) read by OCR.
+    public var ocrPages = 0
 
-    public init(format: String, encoding: String?, title: String?, text: String, blocks: [TextBlock]) {
+    public init(format: String, encoding: String?, title: String?, text: String, blocks: [TextBlock], warnings: [String] = []) {
         self.format = format; self.encoding = encoding; self.title = title; self.text = text; self.blocks = blocks
+        self.warnings = warnings
     }
 }
 
@@ -59,8 +77,12 @@ public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case noText
     /// A PDF protected by a password.
     case encrypted
-    /// A PDF whose pages are images only.
+    /// A PDF whose pages are images only, read while OCR is off.
     case noTextLayer
+    /// Scanned pages or an image OCR could not read well enough to index; carries why.
+    case unreadableScan(String)
+    /// A document other than a PDF that needs a password (an encrypted Office file); carries what it is.
+    case protected(String)
     /// A file the format's tool could not read; carries the tool's message.
     case damaged(String)
     /// A tool kb needs for this format is not installed.
@@ -80,7 +102,9 @@ public enum LoadFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .malformed(let why): return "cannot parse the file: \(why)"
         case .noText: return "no text (empty or white space only)"
         case .encrypted: return "encrypted (the PDF needs a password)"
-        case .noTextLayer: return "no text layer (scanned?); kb does not do OCR"
+        case .noTextLayer: return "no text layer (scanned?) and OCR is off (--no-ocr or ocr = false in the configuration)"
+        case .unreadableScan(let why): return "OCR could not read it: \(why)"
+        case .protected(let what): return "encrypted: \(what) needs a password"
         case .damaged(let message): return "damaged: \(message)"
         case .missingTool(let what): return "\(what) is not installed; run scripts/setup.sh"
         case .missingLanguagePack(let message):
@@ -110,6 +134,34 @@ public protocol DocumentLoader: Sendable {
     var version: String { get }
     /// Extracts text and structure from the file's bytes.
     func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument
+    /// Extracts text and structure with the ingest's settings (OCR) and a progress hook; by default `load(_:url:)`.
+    func load(_ data: Data, url: URL, context: LoadContext) throws(LoadFailure) -> ExtractedDocument
+    /// The version part of a document's fingerprint under these settings; by default ``version``. Loaders whose
+    /// output depends on a setting (OCR on or off) include it, so changing the setting re-reads their files.
+    func version(for context: LoadContext) -> String
+}
+
+extension DocumentLoader {
+    public func load(_ data: Data, url: URL, context: LoadContext) throws(LoadFailure) -> ExtractedDocument {
+        try load(data, url: url)
+    }
+
+    public func version(for context: LoadContext) -> String { version }
+}
+
+/// What an ingest tells a loader: its settings and where to report progress inside a long file.
+public struct LoadContext: Sendable {
+    /// OCR of scanned pages and images.
+    public var ocr: OCROptions
+    /// Loaders for the documents inside a document (e-mail attachments).
+    public var registry: LoaderRegistry?
+    /// Called by loaders that work page by page (OCR) with the pages done and the pages planned.
+    public var pageProgress: @Sendable (_ done: Int, _ total: Int) -> Void
+
+    public init(ocr: OCROptions = OCROptions(), registry: LoaderRegistry? = nil,
+                pageProgress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
+        self.ocr = ocr; self.registry = registry; self.pageProgress = pageProgress
+    }
 }
 
 /// The loaders kb knows, looked up by file extension.
@@ -121,6 +173,7 @@ public struct LoaderRegistry: Sendable {
     /// The built-in loaders.
     public static let standard = LoaderRegistry([
         PlainTextLoader(), MarkdownLoader(), HTMLLoader(), XMLLoader(), PDFLoader(), DelimitedTextLoader(), SourceCodeLoader(), DOCXLoader(), EPUBLoader(),
+        ImageLoader(), PPTXLoader(), XLSXLoader(), ODTLoader(), ODSLoader(), ODPLoader(), RTFLoader(), MailLoader(), LegacyOfficeLoader(),
     ])
 
     /// The loader for a file, by extension.
@@ -137,9 +190,15 @@ public struct LoaderRegistry: Sendable {
         let head = content.prefix(4096)
         var detected: String?
         if head.starts(with: Array("%PDF".utf8)) { detected = "pdf" }
+        else if head.starts(with: Array("{\\rtf".utf8)) { detected = "rtf" }
         else if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
             if head.range(of: Data("word/".utf8)) != nil { detected = "docx" }
             else if head.range(of: Data("application/epub+zip".utf8)) != nil { detected = "epub" }
+            else if head.range(of: Data("ppt/".utf8)) != nil { detected = "pptx" }
+            else if head.range(of: Data("xl/".utf8)) != nil { detected = "xlsx" }
+            else if head.range(of: Data("application/vnd.oasis.opendocument.text".utf8)) != nil { detected = "odt" }
+            else if head.range(of: Data("application/vnd.oasis.opendocument.spreadsheet".utf8)) != nil { detected = "ods" }
+            else if head.range(of: Data("application/vnd.oasis.opendocument.presentation".utf8)) != nil { detected = "odp" }
         }
         guard let detected else { return byExtension }
         return loaders.first { $0.fileExtensions.contains(detected) } ?? byExtension
@@ -155,14 +214,16 @@ struct DocumentTextBuilder {
     private(set) var count = 0
     private(set) var blocks: [TextBlock] = []
 
-    mutating func append(_ kind: BlockKind, _ text: String, line: Int, level: Int = 0, page: Int? = nil, endLine: Int? = nil) {
+    mutating func append(_ kind: BlockKind, _ text: String, line: Int, level: Int = 0, page: Int? = nil, endLine: Int? = nil,
+                         locator: BlockLocator? = nil) {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return }
         if count > 0 { scalars.append(contentsOf: "\n\n".unicodeScalars); count += 2 }
         let start = count
         for scalar in trimmed.unicodeScalars { scalars.append(scalar); count += 1 }
         blocks.append(TextBlock(kind: kind, level: level, title: kind == .heading ? trimmed : nil,
-                                range: start..<count, startLine: max(1, line), page: page, endLine: endLine))
+                                range: start..<count, startLine: max(1, line), page: page, endLine: endLine,
+                                locator: locator))
     }
 
     var text: String { String(scalars) }

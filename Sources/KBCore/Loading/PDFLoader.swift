@@ -4,18 +4,28 @@ import Foundation
 /// `-layout`, which would interleave the columns of a two-column page line by line). Pages are
 /// separated by form feeds; every block knows its page, so citations can say "p. 12".
 ///
-/// An encrypted PDF, one without a text layer (scanned) and a damaged one are reported with
-/// those reasons; none stops an ingest.
+/// Pages without a text layer that hold an image (scans) are rendered with `pdftoppm` and read with OCR
+/// (``OCREngine``), so a PDF with text on some pages and scans on others gets both; their passages say "p. N, OCR"
+/// and carry tesseract's confidence. An encrypted PDF, a damaged one and, with OCR off, a scanned one are
+/// reported with those reasons; none stops an ingest.
 public struct PDFLoader: DocumentLoader {
     public let format = "pdf"
     public let fileExtensions: Set<String> = ["pdf"]
     public let version = "1"
     /// Seconds before a stuck `pdftotext` is stopped.
     public var timeout: Double = 120
+    /// A page whose text layer has fewer visible characters than this, and that holds an image, is a scan.
+    static let scanTextThreshold = 20
 
     public init() {}
 
+    public func version(for context: LoadContext) -> String { context.ocr.enabled ? version + "+ocr" : version }
+
     public func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument {
+        try load(data, url: url, context: LoadContext(ocr: OCROptions(enabled: false)))
+    }
+
+    public func load(_ data: Data, url: URL, context: LoadContext) throws(LoadFailure) -> ExtractedDocument {
         guard data.starts(with: Array("%PDF".utf8)) || data.prefix(1024).range(of: Data("%PDF".utf8)) != nil else {
             throw .damaged("not a PDF (no %PDF header)")
         }
@@ -27,10 +37,66 @@ public struct PDFLoader: DocumentLoader {
         }
         if let problem = Self.languagePackProblem(output.stderr) { throw .missingLanguagePack(problem) }
         let raw = String(decoding: output.stdout, as: UTF8.self)
+        var pages = raw.components(separatedBy: "\u{0C}").map(TextDecoder.normalize)
+        if pages.count > 1, pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
+
+        // Scanned pages: next to no text, and an image on the page.
+        let sparse = pages.indices.filter { pages[$0].unicodeScalars.filter { !$0.properties.isWhitespace }.count < Self.scanTextThreshold }
+        var scans: [Int] = []
+        if !sparse.isEmpty {
+            let withImages = Self.pagesWithImages(url.path, timeout: timeout)
+            scans = sparse.filter { withImages.contains($0 + 1) }
+        }
+        var warnings: [String] = []
+        var ocr: [Int: OCRPage] = [:]
+        var unreadable: [String] = []
+        if !scans.isEmpty {
+            if !context.ocr.enabled {
+                if scans.count < pages.count {
+                    warnings.append("\(Self.pageList(scans.map { $0 + 1 })) \(scans.count == 1 ? "has" : "have") no text layer and OCR is off; not indexed")
+                }
+            } else {
+                let planned = Array(scans.prefix(context.ocr.maxPages))
+                if scans.count > planned.count {
+                    warnings.append("OCR read \(planned.count) of \(scans.count) scanned pages (the limit is --ocr-max-pages \(context.ocr.maxPages)); \(Self.pageList(scans.dropFirst(planned.count).map { $0 + 1 })) not indexed")
+                }
+                let folder = try ExternalTool.temporaryFolder("ocr")
+                defer { try? FileManager.default.removeItem(at: folder) }
+                context.pageProgress(0, planned.count)
+                for (done, index) in planned.enumerated() {
+                    let page = index + 1
+                    do {
+                        let image = try Self.render(url.path, page: page, resolution: context.ocr.resolution, into: folder,
+                                                    timeout: context.ocr.secondsPerPage)
+                        defer { try? FileManager.default.removeItem(atPath: image) }
+                        if let result = try OCREngine.recognise(image, seconds: context.ocr.secondsPerPage).first, result.characters > 0 {
+                            if result.confidence >= context.ocr.minimumConfidence {
+                                ocr[index] = result
+                            } else {
+                                unreadable.append("p. \(page): OCR confidence \(Int((result.confidence * 100).rounded())) % is below the \(Int(context.ocr.minimumConfidence * 100)) % minimum")
+                            }
+                        }
+                    } catch .missingTool(let tool) {
+                        throw .missingTool(tool)
+                    } catch {
+                        unreadable.append("p. \(page): \(error.description)")
+                    }
+                    context.pageProgress(done + 1, planned.count)
+                }
+            }
+        }
+        warnings += unreadable.map { $0 + "; unreadable, not indexed" }
+
         var builder = DocumentTextBuilder()
         var line = 1
-        for (index, page) in raw.components(separatedBy: "\u{0C}").enumerated() {
-            let text = TextDecoder.normalize(page)
+        for (index, text) in pages.enumerated() {
+            if let result = ocr[index] {
+                for paragraph in result.paragraphs {
+                    builder.append(.paragraph, paragraph, line: line, page: index + 1, locator: .ocr(confidence: result.confidence))
+                    line += paragraph.split(separator: "\n", omittingEmptySubsequences: false).count + 1
+                }
+                continue
+            }
             var paragraph: [String] = []
             var paragraphLine = line
             func flush() {
@@ -48,11 +114,50 @@ public struct PDFLoader: DocumentLoader {
             }
             flush()
         }
-        guard !builder.blocks.isEmpty else { throw .noTextLayer }
+        guard !builder.blocks.isEmpty else {
+            if !unreadable.isEmpty { throw .unreadableScan(unreadable.joined(separator: "; ")) }
+            if !scans.isEmpty && !context.ocr.enabled { throw .noTextLayer }
+            if !scans.isEmpty { throw .unreadableScan("OCR found no text on \(Self.pageList(scans.map { $0 + 1 }))") }
+            // Neither text nor images: an empty PDF.
+            throw .noText
+        }
         let title = builder.blocks.first.map { String(builder.text.unicodeScalars.prefix($0.range.upperBound).suffix($0.range.count)) }
             .map { $0.split(separator: "\n").first.map(String.init) ?? $0 }
-        return ExtractedDocument(format: format, encoding: "utf-8", title: title.map { String($0.prefix(200)) },
-                                 text: builder.text, blocks: builder.blocks)
+        var document = ExtractedDocument(format: format, encoding: "utf-8", title: title.map { String($0.prefix(200)) },
+                                         text: builder.text, blocks: builder.blocks, warnings: warnings)
+        document.ocrPages = ocr.count
+        return document
+    }
+
+    /// "p. 3", "pp. 3, 5, 7" (the first ten, then a count).
+    static func pageList(_ pages: [Int]) -> String {
+        let shown = pages.prefix(10).map(String.init).joined(separator: ", ")
+        let more = pages.count > 10 ? " and \(pages.count - 10) more" : ""
+        return (pages.count == 1 ? "p. " : "pp. ") + shown + more
+    }
+
+    /// Pages (1-based) that hold at least one image, from `pdfimages -list`; empty when the tool is missing.
+    static func pagesWithImages(_ path: String, timeout: Double) -> Set<Int> {
+        guard let tool = ExternalTool.find("pdfimages"),
+              let output = try? ExternalTool.run(tool, ["-list", path], timeout: timeout, label: "pdfimages"), output.status == 0 else { return [] }
+        var pages = Set<Int>()
+        for line in String(decoding: output.stdout, as: UTF8.self).split(separator: "\n").dropFirst(2) {
+            if let first = line.split(separator: " ", omittingEmptySubsequences: true).first, let page = Int(first) { pages.insert(page) }
+        }
+        return pages
+    }
+
+    /// Renders one page as a grey PNG for OCR; returns its path.
+    static func render(_ path: String, page: Int, resolution: Int, into folder: URL, timeout: Double) throws(LoadFailure) -> String {
+        guard let tool = ExternalTool.find("pdftoppm") else { throw .missingTool("pdftoppm (poppler-utils)") }
+        let prefix = folder.appendingPathComponent("page-\(page)").path
+        let output = try ExternalTool.run(tool, ["-r", String(resolution), "-gray", "-png", "-f", String(page), "-l", String(page),
+                                                 "-singlefile", path, prefix], timeout: timeout, label: "pdftoppm")
+        if output.timedOut { throw .damaged("rendering the page took longer than \(Int(timeout)) s") }
+        guard output.status == 0, FileManager.default.fileExists(atPath: prefix + ".png") else {
+            throw .damaged("pdftoppm: " + ExternalTool.message(output, tool: "pdftoppm"))
+        }
+        return prefix + ".png"
     }
 
     /// poppler's message when text was dropped for want of a language pack or a character collection
@@ -89,49 +194,13 @@ public struct PDFLoader: DocumentLoader {
         return out
     }
 
-    struct Output { var status: Int32; var stdout: Data; var stderr: String }
-
     /// Runs pdftotext, with a timeout.
-    static func run(_ arguments: [String], timeout: Double) throws(LoadFailure) -> Output {
-        guard let tool = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext", "/opt/homebrew/bin/pdftotext"]
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw .missingTool("pdftotext (poppler-utils)")
+    static func run(_ arguments: [String], timeout: Double) throws(LoadFailure) -> ExternalTool.Output {
+        guard let tool = ExternalTool.find("pdftotext") else { throw .missingTool("pdftotext (poppler-utils)") }
+        let output = try ExternalTool.run(tool, arguments, timeout: timeout, label: "pdftotext")
+        if output.crashed {
+            throw .damaged(output.timedOut ? "pdftotext did not finish within \(Int(timeout)) s" : "pdftotext crashed (signal \(output.status))")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw .missingTool("pdftotext (\(error.localizedDescription))") }
-        let timer = DispatchSource.makeTimerSource(queue: .global())
-        let timedOut = DataBox()
-        timer.schedule(deadline: .now() + timeout)
-        timer.setEventHandler { if process.isRunning { timedOut.data = Data([1]); process.terminate() } }
-        timer.resume()
-        // Read both pipes concurrently so a full stderr pipe cannot block the tool.
-        let errorBox = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errorBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        timer.cancel()
-        if process.terminationReason == .uncaughtSignal {
-            throw .damaged(timedOut.data.isEmpty ? "pdftotext crashed (signal \(process.terminationStatus))"
-                                                 : "pdftotext did not finish within \(Int(timeout)) s")
-        }
-        return Output(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: errorBox.data, as: UTF8.self))
-    }
-}
-
-private final class DataBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored = Data()
-    var data: Data {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
+        return output
     }
 }

@@ -314,7 +314,8 @@ struct AssembleStage: AskStage {
                 let passage = retrieved[number - 1].passage
                 return Citation(id: number, path: passage.path, chunkID: String(passage.chunkID), heading: passage.heading,
                                 startLine: passage.startLine, endLine: passage.endLine, page: passage.page, text: passage.text,
-                                supported: finalCited.contains(number), citedByGenerator: generatorCited.contains(number))
+                                supported: finalCited.contains(number), citedByGenerator: generatorCited.contains(number),
+                                locator: passage.locator, ocrConfidence: passage.ocrConfidence)
             }
             var quality = assessment.quality
             quality.keywordCoverage = CitationVerifier.round(signals.keywordCoverage)

@@ -13,8 +13,10 @@ public struct AnswerRecord: Sendable, Equatable, Codable {
         public var score: Double
         /// For citations: whether the passage supports the answer.
         public var supported: Bool?
+        /// The slide, sheet rows or OCR page (see ``Passage/locator``).
+        public var locator: String?
         enum CodingKeys: String, CodingKey {
-            case rank, path, heading, page, score, supported
+            case rank, path, heading, page, score, supported, locator
             case chunkID = "chunk_id", startLine = "start_line", endLine = "end_line"
         }
     }
@@ -242,11 +244,11 @@ extension AnswerRecord {
             abstained: answer.abstained, generator: answer.generator.name, model: answer.generator.model,
             citations: answer.citations.map {
                 Source(rank: $0.id, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
-                       endLine: $0.endLine, page: $0.page, score: 0, supported: $0.supported)
+                       endLine: $0.endLine, page: $0.page, score: 0, supported: $0.supported, locator: $0.locator)
             },
             passages: answer.passages.map {
                 Source(rank: $0.rank, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
-                       endLine: $0.endLine, page: $0.page, score: $0.score, supported: nil)
+                       endLine: $0.endLine, page: $0.page, score: $0.score, supported: nil, locator: $0.locator)
             },
             quality: answer.quality, createdAt: Date().timeIntervalSince1970)
     }

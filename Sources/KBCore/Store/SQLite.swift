@@ -31,6 +31,7 @@ struct SQLRow: Sendable {
     func string(_ index: Int) -> String { values[index].string ?? "" }
     func optionalString(_ index: Int) -> String? { values[index].string }
     func optionalInt(_ index: Int) -> Int? { values[index].int }
+    func optionalDouble(_ index: Int) -> Double? { values[index].double }
 }
 
 /// A single SQLite connection. Not thread-safe: its owner serialises access.

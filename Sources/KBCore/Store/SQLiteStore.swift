@@ -158,17 +158,19 @@ public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
                         let id = ids.removeFirst()
                         reusable[d.contentHash] = ids
                         try connection.query("""
-                            UPDATE chunks SET ordinal = ?, start_offset = ?, end_offset = ?, start_line = ?, end_line = ?, page = ?
+                            UPDATE chunks SET ordinal = ?, start_offset = ?, end_offset = ?, start_line = ?, end_line = ?, page = ?,
+                                locator = ?, ocr_confidence = ?
                             WHERE id = ?
-                            """, [d.ordinal, d.range.lowerBound, d.range.upperBound, d.startLine, d.endLine, d.page, id])
+                            """, [d.ordinal, d.range.lowerBound, d.range.upperBound, d.startLine, d.endLine, d.page, d.locator,
+                                  d.ocrConfidence, id])
                         reused += 1
                     } else {
                         try connection.query("""
                             INSERT INTO chunks (document_id, ordinal, content_hash, heading, text, start_offset, end_offset,
-                                                start_line, end_line, page, token_count)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                start_line, end_line, page, token_count, locator, ocr_confidence)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """, [documentID, d.ordinal, d.contentHash, d.heading, d.text, d.range.lowerBound, d.range.upperBound,
-                                  d.startLine, d.endLine, d.page, d.tokenCount])
+                                  d.startLine, d.endLine, d.page, d.tokenCount, d.locator, d.ocrConfidence])
                         let chunkID = connection.lastInsertRowID
                         // The keyword index's terms (FTS5 columns: space-separated, as kb analysed them).
                         try connection.query("INSERT INTO chunks_fts (rowid, words, cjk1, cjk2) VALUES (?, ?, ?, ?)",
@@ -284,12 +286,12 @@ public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
     public func documentChunks(documentID: Int) async throws(KBError) -> [ChunkSpan] {
         try await read { connection throws(KBError) in
             try connection.query("""
-                SELECT id, ordinal, heading, text, start_offset, end_offset, start_line, end_line, page
+                SELECT id, ordinal, heading, text, start_offset, end_offset, start_line, end_line, page, locator, ocr_confidence
                 FROM chunks WHERE document_id = ? ORDER BY ordinal
                 """, [documentID]).map { row in
                 ChunkSpan(chunkID: row.int(0), ordinal: row.int(1), heading: row.string(2), text: row.string(3),
                           startOffset: row.int(4), endOffset: row.int(5), startLine: row.int(6), endLine: row.int(7),
-                          page: row.optionalInt(8))
+                          page: row.optionalInt(8), locator: row.optionalString(9), ocrConfidence: row.optionalDouble(10))
             }
         }
     }
@@ -303,12 +305,14 @@ public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
         while arguments.count < width { arguments.append(-1) }
         var byID: [Int: Passage] = [:]
         try connection.forEachRow("""
-            SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal
+            SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal,
+                   c.locator, c.ocr_confidence
             FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
             """, arguments) { row in
             byID[row.int(0)] = Passage(chunkID: row.int(0), documentID: row.int(1), path: row.string(2), title: row.optionalString(3),
                                        heading: row.string(4), text: row.string(5), startLine: row.int(6), endLine: row.int(7),
-                                       page: row.optionalInt(8), ordinal: row.int(9))
+                                       page: row.optionalInt(8), ordinal: row.int(9), locator: row.optionalString(10),
+                                       ocrConfidence: row.optionalDouble(11))
         }
         return ids.compactMap { byID[$0] }
     }

@@ -41,12 +41,14 @@ extension SQLiteStore: StoreTransfer {
     public func storedChunks(documentID: Int) async throws(KBError) -> [StoredChunk] {
         try await read { connection throws(KBError) in
             try connection.query("""
-                SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash
+                SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash,
+                       locator, ocr_confidence
                 FROM chunks WHERE document_id = ? ORDER BY ordinal
                 """, [documentID]).map { row in
                 StoredChunk(id: row.int(0), draft: ChunkDraft(
                     ordinal: row.int(1), text: row.string(2), heading: row.string(3), range: row.int(4)..<max(row.int(4), row.int(5)),
-                    startLine: row.int(6), endLine: row.int(7), page: row.optionalInt(8), tokenCount: row.int(9), contentHash: row.string(10)))
+                    startLine: row.int(6), endLine: row.int(7), page: row.optionalInt(8), tokenCount: row.int(9), contentHash: row.string(10),
+                    locator: row.optionalString(11), ocrConfidence: row.optionalDouble(12)))
             }
         }
     }

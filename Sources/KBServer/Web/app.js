@@ -99,6 +99,7 @@ function marked(text, ranges, className) {
 }
 
 function place(item) {
+  if (item.locator) return item.locator;   // "slide 3", "sheet Budget, rows 4-9", "p. 2, OCR, 91% confidence"
   const lines = item.start_line === item.end_line ? `L${item.start_line}` : `L${item.start_line}-L${item.end_line}`;
   return (item.page ? `p.${item.page} ` : "") + lines;
 }

@@ -179,5 +179,12 @@ SELECT CASE w WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END, u.lexeme, c.id, count(
 FROM chunks c, unnest(c.terms) u, unnest(u.weights) w
 GROUP BY 1, 2, 3, 5;
 """#),
+        (5, "0005_locators.sql", #"""
+-- Migration 5: where in its file a passage is, beyond lines and pages. `locator` is the place as citations show it
+-- ("slide 3", "sheet Budget, rows 4-9", "p. 2, OCR"); `ocr_confidence` is tesseract's mean word confidence
+-- (0-1) for passages read by OCR, NULL for passages from a text layer.
+ALTER TABLE chunks ADD COLUMN locator text;
+ALTER TABLE chunks ADD COLUMN ocr_confidence double precision;
+"""#),
     ]
 }

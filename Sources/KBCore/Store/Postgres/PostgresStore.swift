@@ -353,10 +353,12 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                 if !keptIDs.isEmpty {
                     try await connection.query("""
                         UPDATE chunks c SET ordinal = u.ordinal, start_offset = u.start_offset, end_offset = u.end_offset,
-                            start_line = u.start_line, end_line = u.end_line, page = NULLIF(u.page, -1)
+                            start_line = u.start_line, end_line = u.end_line, page = NULLIF(u.page, -1),
+                            locator = NULLIF(u.locator, ''), ocr_confidence = NULLIF(u.ocr, -1)
                         FROM unnest(\(keptIDs)::bigint[], \(kept.ordinals)::int[], \(kept.startOffsets)::int[], \(kept.endOffsets)::int[],
-                                    \(kept.startLines)::int[], \(kept.endLines)::int[], \(kept.pages)::int[])
-                             AS u(id, ordinal, start_offset, end_offset, start_line, end_line, page)
+                                    \(kept.startLines)::int[], \(kept.endLines)::int[], \(kept.pages)::int[], \(kept.locators)::text[],
+                                    \(kept.ocrConfidences)::float8[])
+                             AS u(id, ordinal, start_offset, end_offset, start_line, end_line, page, locator, ocr)
                         WHERE c.id = u.id
                         """, logger: logger)
                 }
@@ -364,13 +366,15 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                     try await connection.query("""
                         WITH new AS (
                         INSERT INTO chunks (document_id, ordinal, content_hash, heading, text, start_offset, end_offset,
-                                            start_line, end_line, page, token_count, terms, term_count)
+                                            start_line, end_line, page, token_count, terms, term_count, locator, ocr_confidence)
                         SELECT \(documentID), u.ordinal, u.hash, u.heading, u.text, u.start_offset, u.end_offset, u.start_line, u.end_line,
-                               NULLIF(u.page, -1), u.tokens, u.terms::tsvector, u.term_count
+                               NULLIF(u.page, -1), u.tokens, u.terms::tsvector, u.term_count, NULLIF(u.locator, ''), NULLIF(u.ocr, -1)
                         FROM unnest(\(added.ordinals)::int[], \(added.hashes)::text[], \(added.headings)::text[], \(added.texts)::text[],
                                     \(added.startOffsets)::int[], \(added.endOffsets)::int[], \(added.startLines)::int[], \(added.endLines)::int[],
-                                    \(added.pages)::int[], \(added.tokens)::int[], \(added.terms)::text[], \(added.termCounts)::int[])
-                             AS u(ordinal, hash, heading, text, start_offset, end_offset, start_line, end_line, page, tokens, terms, term_count)
+                                    \(added.pages)::int[], \(added.tokens)::int[], \(added.terms)::text[], \(added.termCounts)::int[],
+                                    \(added.locators)::text[], \(added.ocrConfidences)::float8[])
+                             AS u(ordinal, hash, heading, text, start_offset, end_offset, start_line, end_line, page, tokens, terms, term_count,
+                                  locator, ocr)
                         ORDER BY u.ordinal
                         RETURNING id, terms, term_count)
                         INSERT INTO postings (field, term, chunk_id, tf, length)
@@ -475,13 +479,14 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         return try await run { [self] in
             var byID: [Int: Passage] = [:]
             let rows = try await client.query("""
-                SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal
+                SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text, c.start_line, c.end_line, c.page, c.ordinal,
+                       c.locator, c.ocr_confidence
                 FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ANY(\(ids)::bigint[])
                 """, logger: logger)
-            for try await (id, document, path, title, heading, text, start, end, page, ordinal) in
-                rows.decode((Int, Int, String, String?, String, String, Int, Int, Int?, Int).self) {
+            for try await (id, document, path, title, heading, text, start, end, page, ordinal, locator, ocr) in
+                rows.decode((Int, Int, String, String?, String, String, Int, Int, Int?, Int, String?, Double?).self) {
                 byID[id] = Passage(chunkID: id, documentID: document, path: path, title: title, heading: heading, text: text,
-                                   startLine: start, endLine: end, page: page, ordinal: ordinal)
+                                   startLine: start, endLine: end, page: page, ordinal: ordinal, locator: locator, ocrConfidence: ocr)
             }
             return ids.compactMap { byID[$0] }
         }
@@ -491,13 +496,13 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         try await run { [self] in
             var out: [ChunkSpan] = []
             let rows = try await client.query("""
-                SELECT id, ordinal, heading, text, start_offset, end_offset, start_line, end_line, page
+                SELECT id, ordinal, heading, text, start_offset, end_offset, start_line, end_line, page, locator, ocr_confidence
                 FROM chunks WHERE document_id = \(documentID) ORDER BY ordinal
                 """, logger: logger)
-            for try await (id, ordinal, heading, text, start, end, first, last, page) in
-                rows.decode((Int, Int, String, String, Int, Int, Int, Int, Int?).self) {
+            for try await (id, ordinal, heading, text, start, end, first, last, page, locator, ocr) in
+                rows.decode((Int, Int, String, String, Int, Int, Int, Int, Int?, String?, Double?).self) {
                 out.append(ChunkSpan(chunkID: id, ordinal: ordinal, heading: heading, text: text, startOffset: start, endOffset: end,
-                                     startLine: first, endLine: last, page: page))
+                                     startLine: first, endLine: last, page: page, locator: locator, ocrConfidence: ocr))
             }
             return out
         }
@@ -1069,17 +1074,20 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
     }
 }
 
-/// Chunks as columns, for one multi-row statement (`unnest` of arrays); a missing page is -1.
+/// Chunks as columns, for one multi-row statement (`unnest` of arrays); a missing page or OCR confidence is -1, a
+/// missing locator "".
 struct ChunkColumns {
     var ordinals: [Int] = [], hashes: [String] = [], headings: [String] = [], texts: [String] = []
     var startOffsets: [Int] = [], endOffsets: [Int] = [], startLines: [Int] = [], endLines: [Int] = [], pages: [Int] = []
     var tokens: [Int] = [], terms: [String] = [], termCounts: [Int] = []
+    var locators: [String] = [], ocrConfidences: [Double] = []
 
     mutating func append(_ chunk: PreparedChunk) {
         let d = chunk.draft
         ordinals.append(d.ordinal); hashes.append(d.contentHash); headings.append(d.heading); texts.append(d.text)
         startOffsets.append(d.range.lowerBound); endOffsets.append(d.range.upperBound)
         startLines.append(d.startLine); endLines.append(d.endLine); pages.append(d.page ?? -1)
+        locators.append(d.locator ?? ""); ocrConfidences.append(d.ocrConfidence ?? -1)
         tokens.append(d.tokenCount); terms.append(PostgresStore.tsvector(chunk.terms)); termCounts.append(chunk.terms.length)
     }
 }

@@ -53,14 +53,15 @@ extension PostgresStore: StoreTransfer {
         try await run { [self] in
             var out: [StoredChunk] = []
             let rows = try await client.query("""
-                SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash
+                SELECT id, ordinal, text, heading, start_offset, end_offset, start_line, end_line, page, token_count, content_hash,
+                       locator, ocr_confidence
                 FROM chunks WHERE document_id = \(documentID) ORDER BY ordinal
                 """, logger: logger)
-            for try await (id, ordinal, text, heading, start, end, startLine, endLine, page, tokens, hash) in
-                rows.decode((Int, Int, String, String, Int, Int, Int, Int, Int?, Int, String).self) {
+            for try await (id, ordinal, text, heading, start, end, startLine, endLine, page, tokens, hash, locator, ocr) in
+                rows.decode((Int, Int, String, String, Int, Int, Int, Int, Int?, Int, String, String?, Double?).self) {
                 out.append(StoredChunk(id: id, draft: ChunkDraft(ordinal: ordinal, text: text, heading: heading, range: start..<max(start, end),
                                                                  startLine: startLine, endLine: endLine, page: page, tokenCount: tokens,
-                                                                 contentHash: hash)))
+                                                                 contentHash: hash, locator: locator, ocrConfidence: ocr)))
             }
             return out
         }
