@@ -5,6 +5,7 @@
 //   kb-bench embed --model NAME --passages passages.jsonl [--kind passage]     (passages per CPU-second)
 //   kb-bench vectors --count N [--dimension 384] [--queries 200]               (exact top-10 latency)
 //   kb-bench scale --chunks N --corpus C --queries Q --sqlite FILE --postgres URL   (see Scale.swift)
+//   kb-bench ocr --pages DIR [--pdf FILE]                                      (OCR error rate and speed; OCRBench.swift)
 //   kb-bench generate --model FILE.gguf --server PATH/llama-server --squad FILE.json [--questions 8]
 //                     [--threads 2] [--max-tokens 64]   (kb in process vs llama-server: same prompts, alternating)
 import Foundation
@@ -51,6 +52,7 @@ case "search": await benchSearch(arguments)
 case "lists": await dumpLists(arguments)
 case "generate": await benchGenerate(arguments)
 case "scale": await benchScale(arguments)
+case "ocr": benchOCR(arguments)
 default: fail("usage: kb-bench search|embed|vectors … (see the comment at the top of main.swift)")
 }
 

@@ -10,13 +10,13 @@ import KBTestSupport
         folder.write("docs/b.txt", "Cherries are red.\n")
         folder.write("docs/sub/c.html", "<html><head><title>C</title></head><body><p>Dates are sweet.</p></body></html>")
         folder.write("docs/.hidden/secret.md", "hidden")
-        folder.write("docs/image.png", Data([0x89, 0x50, 0x4E, 0x47]))
+        folder.write("docs/image.gif", Data(Array("GIF89a".utf8)))
         let kb = try folder.knowledgeBase()
 
         let first = try await kb.ingest(embed: false)
         #expect(first.added == 3)
         #expect(first.failed.isEmpty)
-        #expect(first.skipped.map { ($0.path as NSString).lastPathComponent } == ["image.png"])
+        #expect(first.skipped.map { ($0.path as NSString).lastPathComponent } == ["image.gif"])
         await #expect(try kb.status().documents == 3)
 
         // Unchanged: nothing is read.

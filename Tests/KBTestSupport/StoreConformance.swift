@@ -38,6 +38,7 @@ public enum StoreConformance {
         Check(name: "ingest runs and failures", run: ingestRuns),
         Check(name: "conversations and feedback", run: conversations),
         Check(name: "users and token hashes", run: users),
+        Check(name: "locators and OCR confidence round-trip", run: locators),
     ]
 
     // MARK: Fixtures
@@ -117,6 +118,30 @@ public enum StoreConformance {
         try expect(problems.isEmpty, "consistency: \(problems)")
         let status = try await store.status()
         try expect(status.documents == 1 && status.chunks == 3, "status: \(status)")
+    }
+
+    static func locators(_ open: Factory) async throws {
+        let store = try await open(true)
+        var prepared = chunks(["Quarterly results rose.", "Scanned page about bridges.", "Plain text."])
+        prepared[0].draft.locator = "slide 3"
+        prepared[1].draft.locator = "p. 2, OCR, 91% confidence"
+        prepared[1].draft.ocrConfidence = 0.91
+        let first = try await store.saveDocument(document("/kb/deck.pptx", chunks: 3), chunks: prepared, replacing: nil)
+        let ids = try await chunkIDs(store, path: "/kb/deck.pptx")
+        let passages = try await store.passages(ids: ids)
+        try expect(passages.map(\.locator) == ["slide 3", "p. 2, OCR, 91% confidence", nil], "passage locators: \(passages.map(\.locator))")
+        try expect(passages.map(\.ocrConfidence) == [nil, 0.91, nil], "OCR confidence: \(passages.map(\.ocrConfidence))")
+        let spans = try await store.documentChunks(documentID: first.documentID)
+        try expect(spans.map(\.locator) == ["slide 3", "p. 2, OCR, 91% confidence", nil] && spans[1].ocrConfidence == 0.91,
+                   "chunk span locators: \(spans.map(\.locator))")
+        // A kept chunk (same text) that moved to another slide takes its new locator.
+        var moved = chunks(["Plain text.", "Quarterly results rose."])
+        moved[1].draft.locator = "slide 1"
+        let second = try await store.saveDocument(document("/kb/deck.pptx", hash: "h2", chunks: 2), chunks: moved, replacing: first.documentID)
+        try expect(second.reused == 2, "re-save reuses: \(second)")
+        let after = try await store.passages(ids: try await chunkIDs(store, path: "/kb/deck.pptx"))
+        try expect(Set(after.map { "\($0.text)|\($0.locator ?? "-")" }) == ["Plain text.|-", "Quarterly results rose.|slide 1"],
+                   "locators after reuse: \(after.map { ($0.text, $0.locator) })")
     }
 
     static func chunkReuse(_ open: Factory) async throws {

@@ -250,6 +250,7 @@ public struct ImageLoader: DocumentLoader {
         default: known = true
         }
         guard known else { throw .damaged("not a \(ext.uppercased()) image (its first bytes do not say so)") }
+        if ext == "png" && data.count < 33 { throw .damaged("truncated PNG image (\(data.count) bytes)") }
         if ext == "png", bytes.count >= 24 {
             let width = Int(bytes[16]) << 24 | Int(bytes[17]) << 16 | Int(bytes[18]) << 8 | Int(bytes[19])
             let height = Int(bytes[20]) << 24 | Int(bytes[21]) << 16 | Int(bytes[22]) << 8 | Int(bytes[23])
