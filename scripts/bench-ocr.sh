@@ -23,23 +23,23 @@ print(text[: int(sys.argv[2])])
 PY
 }
 render() {  # text-file font pointsize output
-  convert -font "$2" -pointsize "$3" -density 300 -size 2250x -type Grayscale caption:@"$1" \
+  convert -font "$2" -pointsize "$3" -density 300 -size 2250x -type Grayscale caption:"$(cat "$1")" \
     -bordercolor white -border 150 "$4"
 }
 n=0
 for f in KnowledgeBase/en/*.md; do
   for size in 10 12; do
-    n=$((n + 1)); prose "$f" 1400 > "$work/en-$n.txt"; render "$work/en-$n.txt" "$latin" "$size" "$work/en-$n.png"
+    n=$((n + 1)); prose "$f" 900 > "$work/en-$n.txt"; render "$work/en-$n.txt" "$latin" "$size" "$work/en-$n.png"
   done
 done
 for f in KnowledgeBase/zh/*.md; do
   for size in 10 12; do
-    n=$((n + 1)); prose "$f" 500 > "$work/zh-hans-$n.txt"; render "$work/zh-hans-$n.txt" "$cjk" "$size" "$work/zh-hans-$n.png"
+    n=$((n + 1)); prose "$f" 400 > "$work/zh-hans-$n.txt"; render "$work/zh-hans-$n.txt" "$cjk" "$size" "$work/zh-hans-$n.png"
   done
 done
 pdf=()
 if [ -d ../shared/data/docs ]; then
-  iconv -f BIG5 -t UTF-8 ../shared/data/docs/text/zh_tw_big5.txt | python3 -c 'import sys; t=" ".join(l.strip() for l in sys.stdin if l.strip()); print(t[:500])' > "$work/zh-hant-1.txt"
+  iconv -f BIG5 -t UTF-8 ../shared/data/docs/text/zh_tw_big5.txt | python3 -c 'import sys; t=" ".join(l.strip() for l in sys.stdin if l.strip()); print(t[:400])' > "$work/zh-hant-1.txt"
   for size in 10 12; do
     cp "$work/zh-hant-1.txt" "$work/zh-hant-$size.txt"; render "$work/zh-hant-$size.txt" "$cjk" "$size" "$work/zh-hant-$size.png"
   done

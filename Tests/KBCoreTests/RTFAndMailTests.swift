@@ -124,15 +124,17 @@ import KBTestSupport
         let texts = document.blocks.map { document.text(of: $0) }
         #expect(texts == [
             "Café meeting notes",
-            "From: 张三 <zhang@example.com>\nTo: Bob <bob@example.com>\nDate: Mon, 3 Jun 2024 10:00:00 +0000\nAttachments: 资料.zip",
+            "From: 张三 <zhang@example.com>\nTo: Bob <bob@example.com>\nDate: Mon, 3 Jun 2024 10:00:00 +0000\nAttached: staff.csv\nAttachments: 资料.zip",
             "The budget for the café is approved by the board.",
             "> Earlier quoted line.",
-            "Attachment: staff.csv",
-            "name: Alice Wong\ndepartment: Radiology",
         ])
-        #expect(document.blocks.map(\.kind) == [.heading, .paragraph, .paragraph, .paragraph, .heading, .table])
-        #expect(document.blocks.filter { $0.kind == .heading }.map(\.level) == [1, 2])
-        #expect(document.blocks.map(\.startLine) == [1, 1, 18, 21, 35, 35])
+        #expect(document.blocks.map(\.kind) == [.heading, .paragraph, .paragraph, .paragraph])
+        #expect(document.blocks.map(\.startLine) == [1, 1, 18, 21])
+        // The attachment kb can read is a document of its own, linked to the message by its title and path.
+        #expect(document.attachments.map(\.name) == ["staff.csv"])
+        let staff = try #require(document.attachments.first?.document)
+        #expect(staff.text == "name: Alice Wong\ndepartment: Radiology")
+        #expect(staff.title == "staff (attached to “Café meeting notes”)")
         #expect(document.title == "Café meeting notes")
         #expect(document.warnings.isEmpty)
         for dropped in ["HTML version only", "Alice Signature", "Epilogue", "multi-part message"] {
@@ -179,7 +181,8 @@ import KBTestSupport
             """
         let partial = try MailLoader().load(Data(truncated.utf8), url: URL(fileURLWithPath: "/t.eml"), context: LoadContext(registry: .standard))
         #expect(partial.text.contains("Body survives."))
-        #expect(partial.text.contains("Attachment: notes.txt\n\nHello w"))
+        #expect(partial.attachments.first?.name == "notes.txt")
+        #expect(partial.attachments.first?.document.text == "Hello w")
     }
 
     @Test func mboxMessagesAreSections() throws {
@@ -235,5 +238,41 @@ import KBTestSupport
         #expect(hit.path.hasSuffix("mail.eml"))
         #expect(hit.text.contains("The budget for the café is approved by the board."))
         #expect(hit.heading.contains("Café meeting notes"))
+    }
+
+    @Test func attachmentsAreDocumentsThatLiveAndGoWithTheirMessage() async throws {
+        let folder = TemporaryFolder()
+        folder.write("docs/mail.eml", Self.message)
+        let kb = try folder.knowledgeBase()
+        let first = try await kb.ingest(embed: false)
+        #expect(first.added == 1)
+        let paths = try await kb.documents().map { ($0.path as NSString).lastPathComponent }.sorted()
+        #expect(paths == ["mail.eml", "mail.eml › staff.csv"])
+        let hit = try #require(try await kb.search("Radiology").results.first)
+        #expect(hit.path.hasSuffix("/docs/mail.eml › staff.csv"))
+        #expect(hit.title == "staff (attached to “Café meeting notes”)")
+        // Unchanged: both stay; nothing is read.
+        let second = try await kb.ingest(embed: false)
+        #expect(second.unchanged == 1 && second.removed == 0)
+        #expect(try await kb.documents().count == 2)
+        // Moved: the attachment moves with its message.
+        folder.move("docs/mail.eml", "docs/inbox/mail.eml")
+        let moved = try await kb.ingest(embed: false)
+        #expect(moved.moved == 1)
+        #expect(try await kb.documents().map(\.path).sorted() == [folder.path + "/docs/inbox/mail.eml", folder.path + "/docs/inbox/mail.eml › staff.csv"])
+        // Changed without the attachment: it leaves the index.
+        folder.write("docs/inbox/mail.eml", "From: a@example.com\nSubject: Short\n\nNo attachments now.\n")
+        _ = try await kb.ingest(embed: false)
+        #expect(try await kb.documents().map { ($0.path as NSString).lastPathComponent } == ["mail.eml"])
+        await #expect(try kb.search("Radiology").results.isEmpty)
+        // Deleted: the message and anything attached go.
+        folder.write("docs/inbox/mail.eml", Self.message)
+        _ = try await kb.ingest(embed: false)
+        #expect(try await kb.documents().count == 2)
+        folder.remove("docs/inbox/mail.eml")
+        let gone = try await kb.ingest(embed: false)
+        #expect(gone.removed == 1)
+        #expect(try await kb.documents().isEmpty)
+        await #expect(try kb.consistencyProblems().isEmpty)
     }
 }

@@ -84,9 +84,14 @@ public struct Ingestor: Sendable {
         let stored = try await store.documents()
         var byPath: [String: DocumentRecord] = [:]
         var byHash: [String: [DocumentRecord]] = [:]
+        var attachments: [String: [DocumentRecord]] = [:]
         for document in stored {
             byPath[document.path] = document
-            byHash[document.contentHash, default: []].append(document)
+            if let parent = Self.containerPath(of: document.path) {
+                attachments[parent, default: []].append(document)
+            } else {
+                byHash[document.contentHash, default: []].append(document)
+            }
         }
         let walkedPaths = Set(walk.files.map(\.path))
         let bytesTotal = walk.files.reduce(0) { $0 + $1.size }
@@ -102,7 +107,8 @@ public struct Ingestor: Sendable {
                                         elapsed: Date().timeIntervalSince(started)))
             })
             let outcome = try await ingestFile(file, existing: byPath[file.path], byHash: byHash, walkedPaths: walkedPaths,
-                                         movedFrom: &movedFrom, runID: runID, context: context, summary: &summary)
+                                         movedFrom: &movedFrom, runID: runID, context: context, attachments: attachments,
+                                         summary: &summary)
             // A file that failed before and is fine now (its old version was kept) is no longer failed.
             if outcome.kind == .unchanged && previouslyFailed.contains(file.path) { try await store.clearFailures(paths: [file.path]) }
             bytesDone += file.size
@@ -124,15 +130,21 @@ public struct Ingestor: Sendable {
         if !summary.interrupted {
             for document in stored where !walkedPaths.contains(document.path) && !movedFrom.contains(document.path) {
                 guard paths.contains(where: { document.path == $0 || document.path.hasPrefix($0 + "/") }) else { continue }
+                // An attachment lives and goes with its container (a walked container's are handled with its file).
+                let container = Self.containerPath(of: document.path)
+                if let container, walkedPaths.contains(container) || movedFrom.contains(container) { continue }
+                let file = container ?? document.path
                 guard !walk.unreadableFolders.contains(where: { document.path.hasPrefix($0 + "/") }) else { continue }
                 // Only a file that is really gone, or now hidden or unsupported, leaves the index; one that
                 // cannot be examined (permissions, I/O errors) keeps its document.
-                let hidden = document.path.split(separator: "/").contains(where: { $0.hasPrefix(".") })
-                let unsupported = walker.registry.loader(for: URL(fileURLWithPath: document.path)) == nil
-                guard FileInfo.isMissing(document.path) || hidden || unsupported else { continue }
+                let hidden = file.split(separator: "/").contains(where: { $0.hasPrefix(".") })
+                let unsupported = walker.registry.loader(for: URL(fileURLWithPath: file)) == nil
+                guard FileInfo.isMissing(file) || hidden || unsupported else { continue }
                 summary.chunksRemoved += try await store.removeDocument(id: document.id)
-                summary.removed += 1
-                counts.removed += 1
+                if container == nil {
+                    summary.removed += 1
+                    counts.removed += 1
+                }
             }
             let stale = try await store.failures().map(\.path).filter { path in
                 paths.contains { path == $0 || path.hasPrefix($0 + "/") } && FileInfo.isMissing(path)
@@ -148,7 +160,7 @@ public struct Ingestor: Sendable {
 
     private func ingestFile(_ file: WalkedFile, existing: DocumentRecord?, byHash: [String: [DocumentRecord]],
                             walkedPaths: Set<String>, movedFrom: inout Set<String>, runID: Int, context: LoadContext,
-                            summary: inout IngestSummary) async throws(KBError) -> Outcome {
+                            attachments: [String: [DocumentRecord]], summary: inout IngestSummary) async throws(KBError) -> Outcome {
         guard let loader = registry.loader(for: URL(fileURLWithPath: file.path)) else {
             return Outcome(kind: .skipped, detail: "unsupported")
         }
@@ -158,6 +170,7 @@ public struct Ingestor: Sendable {
             if failure.isSkip {
                 summary.skipped.append(IngestSkip(path: file.path, reason: failure.description))
                 if let existing { summary.chunksRemoved += try await store.removeDocument(id: existing.id) }
+                for child in attachments[file.path] ?? [] { summary.chunksRemoved += try await store.removeDocument(id: child.id) }
                 try await store.clearFailures(paths: [file.path])
                 return Outcome(kind: .skipped, detail: failure.description)
             }
@@ -193,6 +206,9 @@ public struct Ingestor: Sendable {
             movedFrom.insert(original.path)
             if (original.path as NSString).lastPathComponent == (file.path as NSString).lastPathComponent {
                 try await store.moveDocument(id: original.id, to: file.path, modifiedAt: file.modifiedAt)
+                for child in attachments[original.path] ?? [] {
+                    try await store.moveDocument(id: child.id, to: file.path + child.path.dropFirst(original.path.count), modifiedAt: file.modifiedAt)
+                }
                 summary.moved += 1
                 return Outcome(kind: .moved, detail: "from \(original.path)")
             }
@@ -206,12 +222,20 @@ public struct Ingestor: Sendable {
         do { extracted = try (registry.loader(for: url, content: data) ?? loader).load(data, url: url, context: context) } catch {
             return try await fail(error)
         }
-        for warning in extracted.warnings { summary.warnings.append("\(file.path): \(warning)") }
+        var warnings = extracted.warnings
+        if extracted.text.unicodeScalars.count >= DocumentTextBuilder.maximumScalars {
+            warnings.append("only the first \(DocumentTextBuilder.maximumScalars / 1_000_000) million characters were indexed")
+        }
+        for warning in warnings { summary.warnings.append("\(file.path): \(warning)") }
         summary.ocrPages += extracted.ocrPages
         let drafts = chunker.chunk(extracted)
         guard !drafts.isEmpty else { return try await fail(.noText) }
         let prepared = drafts.map(PreparedChunk.init)
         let replacing = existing?.id ?? renamedFrom?.id
+        // Attachments first: should the process stop between the two, the container is read again next time.
+        let attached = try await saveAttachments(extracted.attachments, container: file, fingerprint: fingerprint,
+                                                 stored: attachments[existing?.path ?? renamedFrom?.path ?? file.path] ?? [],
+                                                 summary: &summary)
         let record = DocumentRecord(id: replacing ?? 0, path: file.path, contentHash: hash, size: file.size,
                                     modifiedAt: file.modifiedAt, format: extracted.format, encoding: extracted.encoding,
                                     title: extracted.title, fingerprint: fingerprint, chunkCount: drafts.count,
@@ -221,8 +245,9 @@ public struct Ingestor: Sendable {
         summary.chunksReused += stats.reused
         summary.chunksRemoved += stats.removed
         var detail = extracted.encoding.map { "\(drafts.count) chunks, \($0)" } ?? "\(drafts.count) chunks"
+        if attached > 0 { detail += ", \(attached) \(attached == 1 ? "attachment" : "attachments")" }
         if extracted.ocrPages > 0 { detail += ", \(extracted.ocrPages) \(extracted.ocrPages == 1 ? "page" : "pages") by OCR" }
-        if !extracted.warnings.isEmpty { detail += "; " + extracted.warnings.joined(separator: "; ") }
+        if !warnings.isEmpty { detail += "; " + warnings.joined(separator: "; ") }
         if let renamedFrom {
             summary.moved += 1
             return Outcome(kind: .moved, detail: "from \(renamedFrom.path), \(detail)")
@@ -233,5 +258,39 @@ public struct Ingestor: Sendable {
         }
         summary.added += 1
         return Outcome(kind: .added, detail: detail)
+    }
+
+    /// The container's path of an attachment's document path ("mail.eml › report.pdf" → "mail.eml"), else nil.
+    static func containerPath(of path: String) -> String? {
+        path.range(of: ExtractedDocument.attachmentSeparator).map { String(path[..<$0.lowerBound]) }
+    }
+
+    /// Stores a container's attachments as documents of their own and removes its attachments that are gone;
+    /// returns how many were stored.
+    private func saveAttachments(_ attachments: [ExtractedDocument.Attachment], container file: WalkedFile, fingerprint: String,
+                                 stored: [DocumentRecord], summary: inout IngestSummary) async throws(KBError) -> Int {
+        var kept = Set<Int>()
+        var saved = 0
+        for attachment in attachments {
+            let path = file.path + ExtractedDocument.attachmentSeparator + attachment.name
+            let drafts = chunker.chunk(attachment.document)
+            guard !drafts.isEmpty else { continue }
+            let existing = stored.first { document in
+                document.path.range(of: ExtractedDocument.attachmentSeparator).map { String(document.path[$0.upperBound...]) } == attachment.name
+            }
+            if let existing { kept.insert(existing.id) }
+            let record = DocumentRecord(id: existing?.id ?? 0, path: path, contentHash: SHA256.hex(Data(attachment.document.text.utf8)),
+                                        size: attachment.document.text.utf8.count, modifiedAt: file.modifiedAt,
+                                        format: attachment.document.format, encoding: attachment.document.encoding,
+                                        title: attachment.document.title, fingerprint: fingerprint, chunkCount: drafts.count,
+                                        ingestedAt: Date().timeIntervalSince1970)
+            let stats = try await store.saveDocument(record, chunks: drafts.map(PreparedChunk.init), replacing: existing?.id)
+            summary.chunksAdded += stats.inserted
+            summary.chunksReused += stats.reused
+            summary.chunksRemoved += stats.removed
+            saved += 1
+        }
+        for child in stored where !kept.contains(child.id) { summary.chunksRemoved += try await store.removeDocument(id: child.id) }
+        return saved
     }
 }

@@ -59,6 +59,20 @@ public struct ExtractedDocument: Sendable {
     public var warnings: [String] = []
     /// Pages (or images) read by OCR.
     public var ocrPages = 0
+    /// Documents carried inside this one (an e-mail's attachments), each stored as a document of its own whose
+    /// path is this file's path, " › " and the attachment's name.
+    public var attachments: [Attachment] = []
+
+    /// A document inside a document.
+    public struct Attachment: Sendable {
+        /// The attachment's file name, unique within its container.
+        public var name: String
+        public var document: ExtractedDocument
+        public init(name: String, document: ExtractedDocument) { self.name = name; self.document = document }
+    }
+
+    /// Separates a container's path from an attachment's name in the attachment's document path.
+    public static let attachmentSeparator = " › "
 
     public init(format: String, encoding: String?, title: String?, text: String, blocks: [TextBlock], warnings: [String] = []) {
         self.format = format; self.encoding = encoding; self.title = title; self.text = text; self.blocks = blocks
@@ -157,6 +171,8 @@ public struct LoadContext: Sendable {
     public var registry: LoaderRegistry?
     /// Called by loaders that work page by page (OCR) with the pages done and the pages planned.
     public var pageProgress: @Sendable (_ done: Int, _ total: Int) -> Void
+    /// How many documents deep this one is (an e-mail attachment is 1), so nested attachments stay bounded.
+    public var nesting = 0
 
     public init(ocr: OCROptions = OCROptions(), registry: LoaderRegistry? = nil,
                 pageProgress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
@@ -216,6 +232,8 @@ struct DocumentTextBuilder {
 
     mutating func append(_ kind: BlockKind, _ text: String, line: Int, level: Int = 0, page: Int? = nil, endLine: Int? = nil,
                          locator: BlockLocator? = nil) {
+        // A bound on one document's text (a crafted file can repeat a cell or a string millions of times).
+        guard count < Self.maximumScalars else { return }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return }
         if count > 0 { scalars.append(contentsOf: "\n\n".unicodeScalars); count += 2 }
@@ -227,6 +245,9 @@ struct DocumentTextBuilder {
     }
 
     var text: String { String(scalars) }
+
+    /// Characters (Unicode scalars) one document may have; text beyond it is not indexed, and the ingest says so.
+    static let maximumScalars = 50_000_000
 }
 
 /// Human-readable byte counts.

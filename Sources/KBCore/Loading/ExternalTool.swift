@@ -47,7 +47,8 @@ enum ExternalTool {
         let pid = process.processIdentifier
         timer.schedule(deadline: .now() + timeout)
         timer.setEventHandler {
-            if process.isRunning { timedOut.set(); kill(pid, SIGKILL) }
+            // The whole process group: LibreOffice's wrapper leaves a child that would keep the pipes open.
+            if process.isRunning { timedOut.set(); kill(-pid, SIGKILL); kill(pid, SIGKILL) }
         }
         timer.resume()
         let errorBox = Box()

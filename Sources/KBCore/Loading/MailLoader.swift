@@ -18,6 +18,8 @@ public struct MailLoader: DocumentLoader {
     static let attachmentLimit = 32 * 1024 * 1024
     /// How deep multiparts and attached messages may nest.
     static let depthLimit = 24
+    /// Attachments read inside attachments (an .mbox attached to a message attached to …) at most this deep.
+    static let attachmentNestingLimit = 4
 
     /// Creates the loader.
     public init() {}
@@ -45,8 +47,11 @@ public struct MailLoader: DocumentLoader {
         }
         guard !output.builder.blocks.isEmpty else { throw .noText }
         let isMbox = url.pathExtension.lowercased() == "mbox"
-        return ExtractedDocument(format: format, encoding: output.encoding, title: isMbox ? nil : output.firstSubject,
-                                 text: output.builder.text, blocks: output.builder.blocks, warnings: output.warnings)
+        var document = ExtractedDocument(format: format, encoding: output.encoding, title: isMbox ? nil : output.firstSubject,
+                                         text: output.builder.text, blocks: output.builder.blocks, warnings: output.warnings)
+        document.attachments = output.attachments
+        document.ocrPages = output.attachments.reduce(0) { $0 + $1.document.ocrPages }
+        return document
     }
 
     // MARK: Messages
@@ -113,14 +118,28 @@ public struct MailLoader: DocumentLoader {
         for (position, attachment) in parts.attachments.enumerated() {
             switch attachment {
             case .file(let name, let bytes, _):
-                let url = URL(fileURLWithPath: "/attachment/" + name)
+                let safeName = (name as NSString).lastPathComponent.isEmpty ? "attachment" : (name as NSString).lastPathComponent
                 let data = Data(bytes)
-                guard let registry = context.registry, let loader = registry.loader(for: url, content: data) else {
+                guard let registry = context.registry,
+                      let loader = registry.loader(for: URL(fileURLWithPath: "/" + safeName), content: data) else {
                     notIndexed.append(name)
                     continue
                 }
+                // Mail inside mail inside mail…: a bound, so a chain of attachments cannot recurse without end.
+                guard context.nesting < Self.attachmentNestingLimit else {
+                    output.warnings.append("attachment \(name): nested more than \(Self.attachmentNestingLimit) attachments deep; not read")
+                    notIndexed.append(name)
+                    continue
+                }
+                var inner = context
+                inner.nesting += 1
                 do throws(LoadFailure) {
-                    let document = try loader.load(data, url: url, context: context)
+                    // Loaders that hand the file to a tool (PDF, OCR, LibreOffice) need it on disk.
+                    let folder = try ExternalTool.temporaryFolder("attachment")
+                    defer { try? FileManager.default.removeItem(at: folder) }
+                    let url = folder.appendingPathComponent(safeName)
+                    do { try data.write(to: url) } catch { throw LoadFailure.unreadable("cannot write a temporary copy: \(error.localizedDescription)") }
+                    let document = try loader.load(data, url: url, context: inner)
                     loaded[position] = document
                     output.warnings += document.warnings.map { "attachment \(name): \($0)" }
                 } catch {
@@ -140,6 +159,19 @@ public struct MailLoader: DocumentLoader {
         for (field, label) in [("from", "From"), ("to", "To"), ("cc", "Cc"), ("date", "Date")] {
             if let value = headers.text(field), !value.isEmpty { headerLines.append("\(label): \(value)") }
         }
+        // Attachments kb read are documents of their own (path "mail.eml › name"); the message names them.
+        var indexedNames: [Int: String] = [:]
+        for (position, attachment) in parts.attachments.enumerated() {
+            guard case .file(let name, _, _) = attachment, loaded[position] != nil else { continue }
+            var unique = (name as NSString).lastPathComponent.isEmpty ? "attachment" : (name as NSString).lastPathComponent
+            var copy = 2
+            while output.attachmentNames.contains(unique) { unique = "\((name as NSString).lastPathComponent) (\(copy))"; copy += 1 }
+            output.attachmentNames.insert(unique)
+            indexedNames[position] = unique
+        }
+        if !indexedNames.isEmpty {
+            headerLines.append("Attached: " + indexedNames.sorted { $0.key < $1.key }.map(\.value).joined(separator: ", "))
+        }
         if !notIndexed.isEmpty { headerLines.append("Attachments: " + notIndexed.joined(separator: ", ")) }
         output.builder.append(.paragraph, headerLines.joined(separator: "\n"), line: entity.source.number(entity.range.lowerBound))
         for piece in parts.body {
@@ -149,15 +181,16 @@ public struct MailLoader: DocumentLoader {
 
         for (position, attachment) in parts.attachments.enumerated() {
             switch attachment {
-            case .file(let name, _, let partLine):
-                guard let document = loaded[position] else { continue }
-                output.builder.append(.heading, "Attachment: \(name)", line: partLine, level: min(9, base + 1))
-                let scalars = Array(document.text.unicodeScalars)
-                for block in document.blocks where block.range.lowerBound >= 0 && block.range.upperBound <= scalars.count {
-                    let text = String(String.UnicodeScalarView(scalars[block.range]))
-                    let level = block.kind == .heading ? min(9, block.level + base + 1) : block.level
-                    output.builder.append(block.kind, text, line: partLine, level: level)
+            case .file(let name, _, _):
+                guard var document = loaded[position], let unique = indexedNames[position] else { continue }
+                let message = subject.map { "“\($0)”" } ?? "a message"
+                document.title = "\(document.title ?? name) (attached to \(message))"
+                // An attachment's own attachments (an attached mailbox) hang under it.
+                for inner in document.attachments {
+                    output.attachments.append(.init(name: unique + ExtractedDocument.attachmentSeparator + inner.name, document: inner.document))
                 }
+                document.attachments = []
+                output.attachments.append(.init(name: unique, document: document))
             case .tooLarge:
                 continue
             case .message(let nested, let partLine):
@@ -715,6 +748,9 @@ struct MailParts {
 struct MailOutput {
     var builder = DocumentTextBuilder()
     var warnings: [String] = []
+    /// Attachments read as documents of their own, with names unique in the file.
+    var attachments: [ExtractedDocument.Attachment] = []
+    var attachmentNames: Set<String> = []
     var firstSubject: String?
     var encoding: String?
 }

@@ -19,6 +19,12 @@ public struct OCROptions: Sendable, Hashable, Codable {
     public static let defaultMaxPages = 100
     public static let defaultMinimumConfidence = 0.6
 
+    /// The settings that change what OCR indexes, for document fingerprints: a file read with other settings
+    /// is read again.
+    var fingerprint: String {
+        "ocr:p\(maxPages),c\(Int((minimumConfidence * 100).rounded())),r\(resolution)"
+    }
+
     public init(enabled: Bool = true, secondsPerPage: Double = OCROptions.defaultSecondsPerPage, maxPages: Int = OCROptions.defaultMaxPages,
                 minimumConfidence: Double = OCROptions.defaultMinimumConfidence, resolution: Int = 300) {
         self.enabled = enabled
@@ -66,6 +72,10 @@ enum OCREngine {
 
     /// Recognises the image at `path` (PNG, JPEG, TIFF, WebP, BMP) within `seconds`.
     static func recognise(_ path: String, seconds: Double) throws(LoadFailure) -> [OCRPage] {
+        do { return try recognisePasses(path, seconds: seconds) } catch .missingTool(let tool) { throw .missingTool(tool) }
+    }
+
+    private static func recognisePasses(_ path: String, seconds: Double) throws(LoadFailure) -> [OCRPage] {
         guard let tool else { throw .missingTool("tesseract (Debian's tesseract-ocr)") }
         let deadline = Date().addingTimeInterval(seconds)
         func pass(_ languages: String) throws(LoadFailure) -> [OCRPage] {
@@ -86,15 +96,19 @@ enum OCREngine {
         let englishConfidence = english.characters > 0 ? english.weighted / Double(english.characters) : 0
         if englishConfidence >= confidentEnglish && english.cjk * 10 < max(1, english.characters) { return best }
         guard installed.contains("chi_sim") || installed.contains("chi_tra") else { return best }
+        // The Chinese passes are tries: one that fails or runs out of time leaves the English reading.
         var candidates: [[OCRPage]] = []
         if installed.contains("chi_sim") {
-            let simplified = try pass("chi_sim+eng")
-            candidates.append(simplified)
-            let characters = simplified.reduce(0) { $0 + $1.characters }
-            let cjk = simplified.reduce(0) { $0 + cjkCount($1.paragraphs) }
-            if installed.contains("chi_tra") && cjk * 5 >= max(1, characters) { candidates.append(try pass("chi_tra+eng")) }
-        } else {
-            candidates.append(try pass("chi_tra+eng"))
+            if let simplified = try? pass("chi_sim+eng") {
+                candidates.append(simplified)
+                let characters = simplified.reduce(0) { $0 + $1.characters }
+                let cjk = simplified.reduce(0) { $0 + cjkCount($1.paragraphs) }
+                if installed.contains("chi_tra") && cjk * 5 >= max(1, characters), let traditional = try? pass("chi_tra+eng") {
+                    candidates.append(traditional)
+                }
+            }
+        } else if let traditional = try? pass("chi_tra+eng") {
+            candidates.append(traditional)
         }
         // Per page, the most confident pass.
         for candidate in candidates {
@@ -190,6 +204,8 @@ public struct ImageLoader: DocumentLoader {
     public let format = "image"
     public let fileExtensions: Set<String> = ["png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp"]
     public let version = "1"
+
+    public func version(for context: LoadContext) -> String { version + "+" + context.ocr.fingerprint }
     /// Largest image kb hands to OCR, in pixels (a guard against decompression bombs).
     static let maximumPixels = 60_000_000
 
@@ -202,8 +218,10 @@ public struct ImageLoader: DocumentLoader {
     public func load(_ data: Data, url: URL, context: LoadContext) throws(LoadFailure) -> ExtractedDocument {
         guard context.ocr.enabled else { throw .unsupported("image (OCR is off: --no-ocr or ocr = false)") }
         try Self.checkSignature(data, url: url)
-        context.pageProgress(0, 1)
-        let pages = try OCREngine.recognise(url.path, seconds: context.ocr.secondsPerPage)
+        // A multi-page TIFF is one tesseract run: its budget is the per-page budget for each page it may read.
+        let expected = ["tif", "tiff"].contains(url.pathExtension.lowercased()) ? min(context.ocr.maxPages, Self.tiffPageCount(data)) : 1
+        context.pageProgress(0, expected)
+        let pages = try OCREngine.recognise(url.path, seconds: context.ocr.secondsPerPage * Double(max(1, expected)))
         var builder = DocumentTextBuilder()
         var warnings: [String] = []
         var read = 0
@@ -221,7 +239,7 @@ public struct ImageLoader: DocumentLoader {
                                locator: .ocr(confidence: page.confidence))
             }
         }
-        context.pageProgress(1, 1)
+        context.pageProgress(expected, expected)
         if pages.count > context.ocr.maxPages {
             warnings.append("OCR read \(context.ocr.maxPages) of \(pages.count) pages (the limit is --ocr-max-pages \(context.ocr.maxPages)); the rest are not indexed")
         }
@@ -234,6 +252,32 @@ public struct ImageLoader: DocumentLoader {
                                          warnings: warnings)
         document.ocrPages = read
         return document
+    }
+
+    /// Pages (image file directories) of a TIFF, at least 1; counting stops at 10,000 or at a broken offset.
+    static func tiffPageCount(_ data: Data) -> Int {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 8 else { return 1 }
+        let little = bytes[0] == 0x49
+        func u16(_ at: Int) -> Int? {
+            guard at >= 0, at + 2 <= bytes.count else { return nil }
+            return little ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : Int(bytes[at]) << 8 | Int(bytes[at + 1])
+        }
+        func u32(_ at: Int) -> Int? {
+            guard at >= 0, at + 4 <= bytes.count else { return nil }
+            let b = bytes[at..<at + 4].map(Int.init)
+            return little ? b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24 : b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]
+        }
+        var offset = u32(4) ?? 0
+        var pages = 0
+        var seen = Set<Int>()
+        while offset > 0, pages < 10_000, !seen.contains(offset), let entries = u16(offset) {
+            seen.insert(offset)
+            pages += 1
+            guard let next = u32(offset + 2 + entries * 12) else { break }
+            offset = next
+        }
+        return max(1, pages)
     }
 
     /// A clear reason for a file that is not the image its extension says, and a size check for PNGs.

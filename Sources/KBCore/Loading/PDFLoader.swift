@@ -14,12 +14,15 @@ public struct PDFLoader: DocumentLoader {
     public let version = "1"
     /// Seconds before a stuck `pdftotext` is stopped.
     public var timeout: Double = 120
-    /// A page whose text layer has fewer visible characters than this, and that holds an image, is a scan.
-    static let scanTextThreshold = 20
+    /// A page whose text layer has fewer visible characters than this (a scanner's watermark, a page number), and
+    /// that holds a page-sized image, is a scan.
+    static let scanTextThreshold = 200
+    /// Pixels of the largest image on a page for it to count as a scan (a logo does not).
+    static let scanImagePixels = 250_000
 
     public init() {}
 
-    public func version(for context: LoadContext) -> String { context.ocr.enabled ? version + "+ocr" : version }
+    public func version(for context: LoadContext) -> String { context.ocr.enabled ? version + "+" + context.ocr.fingerprint : version }
 
     public func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument {
         try load(data, url: url, context: LoadContext(ocr: OCROptions(enabled: false)))
@@ -51,7 +54,9 @@ public struct PDFLoader: DocumentLoader {
         var ocr: [Int: OCRPage] = [:]
         var unreadable: [String] = []
         if !scans.isEmpty {
-            if !context.ocr.enabled {
+            if context.ocr.enabled && OCREngine.tool == nil && scans.count < pages.count {
+                warnings.append("\(Self.pageList(scans.map { $0 + 1 })) \(scans.count == 1 ? "has" : "have") no text layer and tesseract (Debian's tesseract-ocr) is not installed; not indexed")
+            } else if !context.ocr.enabled {
                 if scans.count < pages.count {
                     warnings.append("\(Self.pageList(scans.map { $0 + 1 })) \(scans.count == 1 ? "has" : "have") no text layer and OCR is off; not indexed")
                 }
@@ -65,6 +70,9 @@ public struct PDFLoader: DocumentLoader {
                 context.pageProgress(0, planned.count)
                 for (done, index) in planned.enumerated() {
                     let page = index + 1
+                    // A page with some text of its own (a caption under a photo) keeps it quietly when OCR cannot
+                    // do better; only a page with next to nothing is reported as unreadable.
+                    let hasText = pages[index].unicodeScalars.filter { !$0.properties.isWhitespace }.count >= 20
                     do {
                         let image = try Self.render(url.path, page: page, resolution: context.ocr.resolution, into: folder,
                                                     timeout: context.ocr.secondsPerPage)
@@ -72,14 +80,14 @@ public struct PDFLoader: DocumentLoader {
                         if let result = try OCREngine.recognise(image, seconds: context.ocr.secondsPerPage).first, result.characters > 0 {
                             if result.confidence >= context.ocr.minimumConfidence {
                                 ocr[index] = result
-                            } else {
+                            } else if !hasText {
                                 unreadable.append("p. \(page): OCR confidence \(Int((result.confidence * 100).rounded())) % is below the \(Int(context.ocr.minimumConfidence * 100)) % minimum")
                             }
                         }
                     } catch .missingTool(let tool) {
                         throw .missingTool(tool)
                     } catch {
-                        unreadable.append("p. \(page): \(error.description)")
+                        if !hasText { unreadable.append("p. \(page): \(error.description)") }
                     }
                     context.pageProgress(done + 1, planned.count)
                 }
@@ -136,13 +144,17 @@ public struct PDFLoader: DocumentLoader {
         return (pages.count == 1 ? "p. " : "pp. ") + shown + more
     }
 
-    /// Pages (1-based) that hold at least one image, from `pdfimages -list`; empty when the tool is missing.
+    /// Pages (1-based) that hold an image of at least ``scanImagePixels``, from `pdfimages -list` (columns: page,
+    /// num, type, width, height, …); empty when the tool is missing.
     static func pagesWithImages(_ path: String, timeout: Double) -> Set<Int> {
         guard let tool = ExternalTool.find("pdfimages"),
               let output = try? ExternalTool.run(tool, ["-list", path], timeout: timeout, label: "pdfimages"), output.status == 0 else { return [] }
         var pages = Set<Int>()
         for line in String(decoding: output.stdout, as: UTF8.self).split(separator: "\n").dropFirst(2) {
-            if let first = line.split(separator: " ", omittingEmptySubsequences: true).first, let page = Int(first) { pages.insert(page) }
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 5, let page = Int(fields[0]), fields[2] == "image",
+                  let width = Int(fields[3]), let height = Int(fields[4]), width * height >= scanImagePixels else { continue }
+            pages.insert(page)
         }
         return pages
     }

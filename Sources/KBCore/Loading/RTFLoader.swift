@@ -174,6 +174,9 @@ struct RTFParser {
     // Text in progress.
     var pending: [UInt8] = []
     var skipCount = 0
+    /// Groups opened past ``maximumNesting`` (skipped with everything in them).
+    var tooDeep = 0
+    static let maximumNesting = 512
     var highSurrogate: UInt32?
     var paragraph = ""
     var paragraphProperties: ParagraphProperties?
@@ -201,10 +204,17 @@ struct RTFParser {
             case .open:
                 flush()
                 skipCount = 0
+                // Groups nested deeper than any real document are skipped, not stacked without bound.
+                if stack.count >= Self.maximumNesting {
+                    tooDeep += 1
+                    state.destination = .skip
+                    continue
+                }
                 stack.append(state)
             case .close:
                 flush()
                 skipCount = 0
+                if tooDeep > 0 { tooDeep -= 1; continue }
                 guard let parent = stack.popLast() else { continue }
                 leave(state, to: parent)
                 state = parent

@@ -20,7 +20,16 @@ struct ZipContainer {
             throw .tooLarge(size: Int(entry.uncompressedSize), limit: Int(Self.memberLimit))
         }
         var out = Data()
-        do { _ = try archive.extract(entry, consumer: { out.append($0) }) } catch {
+        // The declared size can lie: the limit holds for what actually inflates.
+        struct Overflow: Error {}
+        do {
+            _ = try archive.extract(entry, consumer: { chunk in
+                guard UInt64(out.count + chunk.count) <= Self.memberLimit else { throw Overflow() }
+                out.append(chunk)
+            })
+        } catch is Overflow {
+            throw .tooLarge(size: Int(Self.memberLimit) + 1, limit: Int(Self.memberLimit))
+        } catch {
             throw .damaged("cannot inflate \(path): \(error)")
         }
         return out
