@@ -103,6 +103,32 @@ enum OCRFixtures {
     }
 
     @Test(.enabled(if: OCRFixtures.available, "needs tesseract-ocr, ImageMagick and fonts (scripts/setup.sh --for-tests)"))
+    func webpAndMultiPageTIFF() throws {
+        let folder = TemporaryFolder()
+        let first = try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("work/one.png"))
+        let second = try OCRFixtures.render("Gamma rays are photons of very high energy.", font: OCRFixtures.latinFont,
+                                            to: folder.path("work/two.png"))
+        let webp = try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/scan.webp"))
+        let read = try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: webp)), url: URL(fileURLWithPath: webp), context: LoadContext())
+        #expect(OCRFixtures.characterErrorRate(read.text, OCRFixtures.english) <= 0.03, "\(read.text)")
+        // Two pages in one TIFF: each keeps its page.
+        let tiff = folder.path("docs/pages.tif")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: OCRFixtures.convert!)
+        process.arguments = [first, second, "-compress", "lzw", tiff]
+        try process.run(); process.waitUntilExit()
+        let data = try Data(contentsOf: URL(fileURLWithPath: tiff))
+        #expect(ImageLoader.tiffPageCount(data) == 2)
+        let pages = PageCounter()
+        let document = try ImageLoader().load(data, url: URL(fileURLWithPath: tiff),
+                                              context: LoadContext(pageProgress: { pages.record($0, $1) }))
+        #expect(Set(document.blocks.compactMap(\.page)) == [1, 2])
+        #expect(document.blocks.first { $0.page == 2 }.map { document.text(of: $0) }?.contains("Gamma rays") == true)
+        #expect(pages.calls == [[0, 2], [2, 2]])
+        #expect(document.ocrPages == 2)
+    }
+
+    @Test(.enabled(if: OCRFixtures.available, "needs tesseract-ocr, ImageMagick and fonts (scripts/setup.sh --for-tests)"))
     func unreadableAndDamagedImagesAreReportedNotIndexed() async throws {
         let folder = TemporaryFolder()
         try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/blurred.png"),

@@ -43,7 +43,7 @@ struct OCRPage: Sendable, Equatable {
     var paragraphs: [String]
     /// Mean word confidence, weighted by characters (0–1).
     var confidence: Double
-    /// The tesseract languages of the pass that won (`eng`, `chi_sim+eng`, `chi_tra+eng`).
+    /// The tesseract languages of the pass that won (`eng`, `chi_sim`, `chi_tra`).
     var languages: String
     /// Characters recognised.
     var characters: Int
@@ -54,7 +54,9 @@ struct OCRPage: Sendable, Equatable {
 ///
 /// The language is decided per page, never by the file name: an English pass first; when it is not confidently
 /// English, a simplified-Chinese pass, and when that finds Chinese, a traditional-Chinese pass; each page keeps the
-/// pass with the highest mean confidence. Tesseract runs single-threaded (`OMP_THREAD_LIMIT=1`): its OpenMP threads
+/// pass with the highest mean confidence. The Chinese passes use the Chinese data alone: they read the Latin
+/// words of a mixed page well, while adding `eng` made tesseract read Chinese lines as Latin garbage (a traditional
+/// page: confidence 0.84 and "SAMS. W…" with `chi_tra+eng`, 0.855 and the right characters with `chi_tra`). Tesseract runs single-threaded (`OMP_THREAD_LIMIT=1`): its OpenMP threads
 /// spin on a busy two-core machine and made a page take 46 s instead of 6 s.
 enum OCREngine {
     /// The tesseract executable, or nil when `tesseract-ocr` is not installed.
@@ -99,15 +101,15 @@ enum OCREngine {
         // The Chinese passes are tries: one that fails or runs out of time leaves the English reading.
         var candidates: [[OCRPage]] = []
         if installed.contains("chi_sim") {
-            if let simplified = try? pass("chi_sim+eng") {
+            if let simplified = try? pass("chi_sim") {
                 candidates.append(simplified)
                 let characters = simplified.reduce(0) { $0 + $1.characters }
                 let cjk = simplified.reduce(0) { $0 + cjkCount($1.paragraphs) }
-                if installed.contains("chi_tra") && cjk * 5 >= max(1, characters), let traditional = try? pass("chi_tra+eng") {
+                if installed.contains("chi_tra") && cjk * 5 >= max(1, characters), let traditional = try? pass("chi_tra") {
                     candidates.append(traditional)
                 }
             }
-        } else if let traditional = try? pass("chi_tra+eng") {
+        } else if let traditional = try? pass("chi_tra") {
             candidates.append(traditional)
         }
         // Per page, the most confident pass.
