@@ -24,4 +24,29 @@ import KBTestSupport
         #expect(failed["fake.ppt"] == "damaged: not an old binary Office file (no OLE compound-file signature)")
         #expect(summary.added == 1)
     }
+
+    /// Makes an old binary Office file with LibreOffice itself (from an RTF or a CSV written here), then ingests it.
+    @Test(.enabled(if: libreOffice, "needs LibreOffice (not installed by setup; see the README)"))
+    func oldOfficeFilesAreConvertedWithLibreOffice() async throws {
+        let folder = TemporaryFolder()
+        let rtf = folder.write("work/report.rtf", "{\\rtf1\\ansi{\\fonttbl{\\f0 Helvetica;}}\\f0 The quarterly report mentions the Lisbon office.\\par}")
+        let csv = folder.write("work/budget.csv", "item,amount\nprinter toner,340\n")
+        let soffice = try #require(ExternalTool.find("soffice", "libreoffice"))
+        for (source, target) in [(rtf, "doc"), (csv, "xls")] {
+            let profile = URL(fileURLWithPath: folder.path("work/profile")).absoluteString
+            let output = try ExternalTool.run(soffice, ["-env:UserInstallation=\(profile)", "--headless", "--convert-to", target,
+                                                        "--outdir", folder.path + "/docs", source],
+                                              timeout: 180, environment: ["HOME": folder.path + "/work"], label: "LibreOffice")
+            #expect(output.status == 0, "\(output.stderr)")
+        }
+        let kb = try folder.knowledgeBase()
+        let summary = try await kb.ingest(embed: false)
+        #expect(summary.added == 2, "\(summary.failed) \(summary.skipped)")
+        let doc = try #require(try await kb.search("Lisbon office").results.first)
+        #expect(doc.path.hasSuffix("report.doc"))
+        let xls = try #require(try await kb.search("toner").results.first)
+        #expect(xls.path.hasSuffix("budget.xls"))
+        #expect(xls.text.contains("amount: 340"))
+        #expect(xls.locator?.hasPrefix("sheet ") == true)
+    }
 }
