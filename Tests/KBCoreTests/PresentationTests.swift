@@ -239,6 +239,20 @@ enum PresentationFixtures {
         #expect(blank == LoadFailure.noText)
     }
 
+    @Test func aSlideWithOnlyATitleIsAPassage() throws {
+        let url = URL(fileURLWithPath: "/divider.pptx")
+        let title = "<p:sp><p:nvSpPr><p:cNvPr id=\"2\" name=\"Title\"/><p:cNvSpPr/><p:nvPr><p:ph type=\"title\"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>Part Two: Field Results</a:t></a:r></a:p></p:txBody></p:sp>"
+        let data = try makeZip([
+            ("ppt/presentation.xml", "<p:presentation \(PresentationFixtures.namespaces)><p:sldIdLst><p:sldId id=\"256\" r:id=\"rId2\"/></p:sldIdLst></p:presentation>"),
+            ("ppt/_rels/presentation.xml.rels", "<Relationships \(PresentationFixtures.relationships)><Relationship Id=\"rId2\" Type=\"x/slide\" Target=\"slides/slide1.xml\"/></Relationships>"),
+            ("ppt/slides/slide1.xml", "<p:sld \(PresentationFixtures.namespaces)><p:cSld><p:spTree>\(title)</p:spTree></p:cSld></p:sld>"),
+        ])
+        let deck = try PPTXLoader().load(data, url: url)
+        let chunks = StructuredChunker(options: ChunkingOptions()).chunk(deck)
+        #expect(chunks.map(\.text) == ["Part Two: Field Results"])
+        #expect(chunks.first?.locator == "slide 1")
+    }
+
     @Test func odpPagesTitlesTablesAndNotes() throws {
         let data = try makeZip([("mimetype", "application/vnd.oasis.opendocument.presentation"), ("META-INF/manifest.xml", PresentationFixtures.manifest),
                                 ("content.xml", PresentationFixtures.odpContent)])

@@ -70,6 +70,10 @@ public struct PPTXLoader: DocumentLoader {
                 builder.append(block.kind, block.text, line: number, endLine: number, locator: locator)
             }
             if let notes { builder.append(.paragraph, "Notes: " + notes, line: number, endLine: number, locator: locator) }
+            // A slide with a title and nothing else (a section divider) is still a passage: its title.
+            if let title = content.title, content.blocks.isEmpty, notes == nil {
+                builder.append(.paragraph, title, line: number, endLine: number, locator: locator)
+            }
         }
         guard hasText, !builder.blocks.isEmpty else { throw .noText }
         let title = Self.coreTitle(container) ?? firstTitle
@@ -305,6 +309,10 @@ public struct ODPLoader: DocumentLoader {
             for block in blocks { builder.append(block.kind, block.text, line: number, endLine: number, locator: locator) }
             if !speakerNotes.isEmpty {
                 builder.append(.paragraph, "Notes: " + speakerNotes.joined(separator: "\n"), line: number, endLine: number, locator: locator)
+            }
+            // A slide with a title and nothing else (a section divider) is still a passage: its title.
+            if let title, blocks.isEmpty, speakerNotes.isEmpty {
+                builder.append(.paragraph, title, line: number, endLine: number, locator: locator)
             }
         }
         guard hasText, !builder.blocks.isEmpty else { throw .noText }
