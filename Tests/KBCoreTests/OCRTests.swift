@@ -134,12 +134,15 @@ enum OCRFixtures {
         try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/blurred.png"),
                                extra: ["-blur", "0x3.8", "-attenuate", "1.5", "+noise", "Gaussian", "-threshold", "55%"])
         folder.write("docs/fake.png", "this is not an image")
+        // A JPEG header claiming 60,000 × 60,000 pixels (a decompression bomb) is refused before OCR.
+        folder.write("docs/huge.jpg", Data([0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA, 0x60, 0xEA, 0x60, 0x03] + Array(repeating: 0, count: 40)))
         try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/good.png"))
         let kb = try folder.knowledgeBase()
         let summary = try await kb.ingest(embed: false)
         let failed = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
         let skipped = Set(summary.skipped.map { ($0.path as NSString).lastPathComponent })
         #expect(failed["fake.png"] == "damaged: not a PNG image (its first bytes do not say so)")
+        #expect(failed["huge.jpg"] == "damaged: the image is 60000 × 60000 pixels; kb reads images of up to 60 megapixels")
         // Blurred past reading: either nothing was recognised (skipped) or it was reported as unreadable; never indexed.
         #expect(skipped.contains("blurred.png") || failed["blurred.png"]?.hasPrefix("OCR could not read it: the image: confidence") == true,
                 "\(summary.failed) \(summary.skipped)")

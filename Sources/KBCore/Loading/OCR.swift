@@ -256,6 +256,23 @@ public struct ImageLoader: DocumentLoader {
         return document
     }
 
+    /// Width and height from a JPEG's start-of-frame marker (the first 64 KiB are searched), or nil.
+    static func jpegSize(_ data: Data) -> (Int, Int)? {
+        let bytes = [UInt8](data.prefix(65_536))
+        var index = 2
+        while index + 9 < bytes.count {
+            guard bytes[index] == 0xFF else { return nil }
+            let marker = bytes[index + 1]
+            let length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
+                return (Int(bytes[index + 7]) << 8 | Int(bytes[index + 8]), Int(bytes[index + 5]) << 8 | Int(bytes[index + 6]))
+            }
+            guard length >= 2 else { return nil }
+            index += 2 + length
+        }
+        return nil
+    }
+
     /// Pages (image file directories) of a TIFF, at least 1; counting stops at 10,000 or at a broken offset.
     static func tiffPageCount(_ data: Data) -> Int {
         let bytes = [UInt8](data)
@@ -297,6 +314,10 @@ public struct ImageLoader: DocumentLoader {
         }
         guard known else { throw .damaged("not a \(ext.uppercased()) image (its first bytes do not say so)") }
         if ext == "png" && data.count < 33 { throw .damaged("truncated PNG image (\(data.count) bytes)") }
+        if ext == "jpg" || ext == "jpeg", let (width, height) = jpegSize(data),
+           width.multipliedReportingOverflow(by: height).partialValue > maximumPixels {
+            throw .damaged("the image is \(width) × \(height) pixels; kb reads images of up to \(maximumPixels / 1_000_000) megapixels")
+        }
         if ext == "png", bytes.count >= 24 {
             let width = Int(bytes[16]) << 24 | Int(bytes[17]) << 16 | Int(bytes[18]) << 8 | Int(bytes[19])
             let height = Int(bytes[20]) << 24 | Int(bytes[21]) << 16 | Int(bytes[22]) << 8 | Int(bytes[23])
