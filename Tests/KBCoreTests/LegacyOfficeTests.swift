@@ -34,9 +34,10 @@ import KBTestSupport
         let soffice = try #require(ExternalTool.find("soffice", "libreoffice"))
         for (source, target) in [(rtf, "doc"), (csv, "xls")] {
             let profile = URL(fileURLWithPath: folder.path("work/profile")).absoluteString
-            let output = try ExternalTool.run(soffice, ["-env:UserInstallation=\(profile)", "--headless", "--convert-to", target,
-                                                        "--outdir", folder.path + "/docs", source],
-                                              timeout: 180, environment: ["HOME": folder.path + "/work"], label: "LibreOffice")
+            let home = folder.path + "/work", outdir = folder.path + "/docs"
+            let output = try await blocking { try ExternalTool.run(soffice, ["-env:UserInstallation=\(profile)", "--headless", "--convert-to", target,
+                                                        "--outdir", outdir, source],
+                                              timeout: 180, environment: ["HOME": home], label: "LibreOffice") }
             #expect(output.status == 0, "\(output.stderr)")
         }
         let kb = try folder.knowledgeBase()

@@ -19,7 +19,11 @@ enum OCRFixtures {
     /// Renders `text` as a 300-dpi grey image at `path` (12 pt, 8 inches wide); `extra` are ImageMagick operators
     /// applied afterwards (blur, noise).
     @discardableResult
-    static func render(_ text: String, font: String, to path: String, extra: [String] = []) throws -> String {
+    static func render(_ text: String, font: String, to path: String, extra: [String] = []) async throws -> String {
+        try await blocking { try renderNow(text, font: font, to: path, extra: extra) }
+    }
+
+    static func renderNow(_ text: String, font: String, to path: String, extra: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: convert!)
         process.arguments = ["-seed", "7", "-font", font, "-pointsize", "12", "-density", "300", "-size", "2400x", "caption:" + text,
@@ -76,7 +80,7 @@ enum OCRFixtures {
     }
 
     @Test(.enabled(if: OCRFixtures.available, "needs tesseract-ocr with eng, chi_sim, chi_tra, ImageMagick and fonts (scripts/setup.sh --for-tests)"))
-    func imagesAreReadInTheirLanguage() throws {
+    func imagesAreReadInTheirLanguage() async throws {
         let folder = TemporaryFolder()
         let cases: [(String, String, String, Double)] = [
             (OCRFixtures.english, OCRFixtures.latinFont, "en.png", 0.03),
@@ -84,44 +88,45 @@ enum OCRFixtures {
             (OCRFixtures.traditional, OCRFixtures.chineseFont!, "zh-hant.jpg", 0.08),
         ]
         for (text, font, name, limit) in cases {
-            let path = try OCRFixtures.render(text, font: font, to: folder.path("docs/" + name))
-            let document = try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: path)), url: URL(fileURLWithPath: path),
-                                                  context: LoadContext())
+            let path = try await OCRFixtures.render(text, font: font, to: folder.path("docs/" + name))
+            let document = try await blocking { try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: path)), url: URL(fileURLWithPath: path),
+                                                  context: LoadContext()) }
             let rate = OCRFixtures.characterErrorRate(document.text, text)
             #expect(rate <= limit, "\(name): CER \(rate) for \(document.text)")
             #expect(document.ocrPages == 1)
             #expect(document.blocks.allSatisfy { if case .ocr(let confidence)? = $0.locator { confidence >= 0.6 } else { false } })
         }
         // The language was decided from the page, not the file name: simplified and traditional characters.
-        let simplified = try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: folder.path("docs/zh-hans.png"))),
-                                                url: URL(fileURLWithPath: folder.path("docs/zh-hans.png")), context: LoadContext())
+        let simplified = try await blocking { try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: folder.path("docs/zh-hans.png"))),
+                                                url: URL(fileURLWithPath: folder.path("docs/zh-hans.png")), context: LoadContext()) }
         #expect(simplified.text.contains("石桥") && simplified.text.contains("商人"))
         #expect(!simplified.text.contains(" "), "no spaces between Chinese characters: \(simplified.text)")
-        let traditional = try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: folder.path("docs/zh-hant.jpg"))),
-                                                 url: URL(fileURLWithPath: folder.path("docs/zh-hant.jpg")), context: LoadContext())
+        let traditional = try await blocking { try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: folder.path("docs/zh-hant.jpg"))),
+                                                 url: URL(fileURLWithPath: folder.path("docs/zh-hant.jpg")), context: LoadContext()) }
         #expect(traditional.text.contains("石橋") && traditional.text.contains("臺灣"))
     }
 
     @Test(.enabled(if: OCRFixtures.available, "needs tesseract-ocr, ImageMagick and fonts (scripts/setup.sh --for-tests)"))
-    func webpAndMultiPageTIFF() throws {
+    func webpAndMultiPageTIFF() async throws {
         let folder = TemporaryFolder()
-        let first = try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("work/one.png"))
-        let second = try OCRFixtures.render("Gamma rays are photons of very high energy.", font: OCRFixtures.latinFont,
+        let first = try await OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("work/one.png"))
+        let second = try await OCRFixtures.render("Gamma rays are photons of very high energy.", font: OCRFixtures.latinFont,
                                             to: folder.path("work/two.png"))
-        let webp = try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/scan.webp"))
-        let read = try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: webp)), url: URL(fileURLWithPath: webp), context: LoadContext())
+        let webp = try await OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/scan.webp"))
+        let read = try await blocking { try ImageLoader().load(Data(contentsOf: URL(fileURLWithPath: webp)), url: URL(fileURLWithPath: webp), context: LoadContext()) }
         #expect(OCRFixtures.characterErrorRate(read.text, OCRFixtures.english) <= 0.03, "\(read.text)")
         // Two pages in one TIFF: each keeps its page.
         let tiff = folder.path("docs/pages.tif")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: OCRFixtures.convert!)
         process.arguments = [first, second, "-compress", "lzw", tiff]
-        try process.run(); process.waitUntilExit()
+        try process.run()
+        try await blocking { process.waitUntilExit() }
         let data = try Data(contentsOf: URL(fileURLWithPath: tiff))
         #expect(ImageLoader.tiffPageCount(data) == 2)
         let pages = PageCounter()
-        let document = try ImageLoader().load(data, url: URL(fileURLWithPath: tiff),
-                                              context: LoadContext(pageProgress: { pages.record($0, $1) }))
+        let document = try await blocking { try ImageLoader().load(data, url: URL(fileURLWithPath: tiff),
+                                              context: LoadContext(pageProgress: { pages.record($0, $1) })) }
         #expect(Set(document.blocks.compactMap(\.page)) == [1, 2])
         #expect(document.blocks.first { $0.page == 2 }.map { document.text(of: $0) }?.contains("Gamma rays") == true)
         #expect(pages.calls == [[0, 2], [2, 2]])
@@ -131,12 +136,12 @@ enum OCRFixtures {
     @Test(.enabled(if: OCRFixtures.available, "needs tesseract-ocr, ImageMagick and fonts (scripts/setup.sh --for-tests)"))
     func unreadableAndDamagedImagesAreReportedNotIndexed() async throws {
         let folder = TemporaryFolder()
-        try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/blurred.png"),
+        try await OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/blurred.png"),
                                extra: ["-blur", "0x3.8", "-attenuate", "1.5", "+noise", "Gaussian", "-threshold", "55%"])
         folder.write("docs/fake.png", "this is not an image")
         // A JPEG header claiming 60,000 × 60,000 pixels (a decompression bomb) is refused before OCR.
         folder.write("docs/huge.jpg", Data([0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA, 0x60, 0xEA, 0x60, 0x03] + Array(repeating: 0, count: 40)))
-        try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/good.png"))
+        try await OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/good.png"))
         let kb = try folder.knowledgeBase()
         let summary = try await kb.ingest(embed: false)
         let failed = Dictionary(uniqueKeysWithValues: summary.failed.map { (($0.path as NSString).lastPathComponent, $0.error) })
@@ -155,10 +160,10 @@ enum OCRFixtures {
 
     /// A PDF with a text layer on page 1 and `scans` scanned pages after it: JPEGs rendered by ImageMagick, placed
     /// full-page as image XObjects (ImageMagick's own PDF writer is switched off by Debian's policy).
-    static func mixedPDF(in folder: TemporaryFolder, scans: Int = 1) throws -> String {
+    static func mixedPDF(in folder: TemporaryFolder, scans: Int = 1) async throws -> String {
         var images: [(data: Data, width: Int, height: Int)] = []
         for index in 0..<scans {
-            let path = try OCRFixtures.render(index == 0 ? OCRFixtures.english : "Page \(index + 2) of the scan mentions gamma rays.",
+            let path = try await OCRFixtures.render(index == 0 ? OCRFixtures.english : "Page \(index + 2) of the scan mentions gamma rays.",
                                               font: OCRFixtures.latinFont, to: folder.path("work/scan\(index).jpg"))
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             let size = try #require(jpegSize(data))
@@ -218,10 +223,10 @@ enum OCRFixtures {
     @Test(.enabled(if: OCRFixtures.available && PDFTests.available, "needs poppler-utils, tesseract-ocr and ImageMagick"))
     func aPDFWithTextAndScannedPagesGetsBothAndOCRRunsOnce() async throws {
         let folder = TemporaryFolder()
-        let path = try Self.mixedPDF(in: folder)
+        let path = try await Self.mixedPDF(in: folder)
         let pages = PageCounter()
-        let document = try PDFLoader().load(Data(contentsOf: URL(fileURLWithPath: path)), url: URL(fileURLWithPath: path),
-                                            context: LoadContext(pageProgress: { done, total in pages.record(done, total) }))
+        let document = try await blocking { try PDFLoader().load(Data(contentsOf: URL(fileURLWithPath: path)), url: URL(fileURLWithPath: path),
+                                            context: LoadContext(pageProgress: { done, total in pages.record(done, total) })) }
         #expect(document.blocks.first?.page == 1 && document.blocks.first?.locator == nil)
         #expect(document.text.contains("Alpha particles are helium nuclei."))
         let scanned = document.blocks.filter { $0.page == 2 }
@@ -251,23 +256,23 @@ enum OCRFixtures {
     }
 
     @Test(.enabled(if: OCRFixtures.available && PDFTests.available, "needs poppler-utils, tesseract-ocr and ImageMagick"))
-    func ocrOffAndPageBudgetsAreReported() throws {
+    func ocrOffAndPageBudgetsAreReported() async throws {
         let folder = TemporaryFolder()
-        let path = try Self.mixedPDF(in: folder, scans: 2)
+        let path = try await Self.mixedPDF(in: folder, scans: 2)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let url = URL(fileURLWithPath: path)
         // OCR off: the text page is indexed, the scans are reported.
-        let off = try PDFLoader().load(data, url: url, context: LoadContext(ocr: OCROptions(enabled: false)))
+        let off = try await blocking { try PDFLoader().load(data, url: url, context: LoadContext(ocr: OCROptions(enabled: false))) }
         #expect(off.blocks.allSatisfy { $0.page == 1 })
         #expect(off.warnings == ["pp. 2, 3 have no text layer and OCR is off; not indexed"])
         #expect(PDFLoader().version(for: LoadContext(ocr: OCROptions(enabled: false))) != PDFLoader().version(for: LoadContext()))
         // A page limit of one: page 2 is read, page 3 is reported.
-        let limited = try PDFLoader().load(data, url: url, context: LoadContext(ocr: OCROptions(maxPages: 1)))
+        let limited = try await blocking { try PDFLoader().load(data, url: url, context: LoadContext(ocr: OCROptions(maxPages: 1))) }
         #expect(Set(limited.blocks.compactMap(\.page)) == [1, 2])
         #expect(limited.warnings == ["OCR read 1 of 2 scanned pages (the limit is --ocr-max-pages 1); p. 3 not indexed"])
         // A budget of one second per page is too short for a full-width 300-dpi line of text on this kind of machine
         // only sometimes, so the message is checked when it happens and the page is then not indexed.
-        let hurried = try PDFLoader().load(data, url: url, context: LoadContext(ocr: OCROptions(secondsPerPage: 1)))
+        let hurried = try await blocking { try PDFLoader().load(data, url: url, context: LoadContext(ocr: OCROptions(secondsPerPage: 1))) }
         for warning in hurried.warnings {
             #expect(warning.contains("OCR did not finish within 1 s") && warning.hasSuffix("unreadable, not indexed"), "\(warning)")
         }
@@ -277,11 +282,19 @@ enum OCRFixtures {
     @Test(.enabled(if: OCRFixtures.available, "needs tesseract-ocr"))
     func ocrOffSkipsImagesAndReportsScans() async throws {
         let folder = TemporaryFolder()
-        try OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/en.png"))
+        try await OCRFixtures.render(OCRFixtures.english, font: OCRFixtures.latinFont, to: folder.path("docs/en.png"))
         let kb = try folder.knowledgeBase { $0.ocr.enabled = false }
         let summary = try await kb.ingest(embed: false)
         #expect(summary.added == 0)
         #expect(summary.skipped.map(\.reason) == ["unsupported file type image (OCR is off: --no-ocr or ocr = false)"])
+    }
+}
+
+/// Runs blocking work (tesseract, ImageMagick, LibreOffice) on a thread of its own: on two cores a test that
+/// blocked Swift's cooperative threads for seconds starved the tests beside it (a daemon test's poll missed its moment).
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 
