@@ -25,6 +25,16 @@ import KBTestSupport
         #expect(summary.added == 1)
     }
 
+    @Test func encryptedAndOldWordFilesUnderDocxAreNamed() {
+        let ole = Data(ZipContainer.oleSignature) + Data(repeating: 0, count: 504)
+        let encrypted = ole + Data("EncryptedPackage".utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+        let url = URL(fileURLWithPath: "/report.docx")
+        #expect(throws: LoadFailure.protected("the Word document")) { try DOCXLoader().load(encrypted, url: url) }
+        #expect(throws: LoadFailure.damaged("the file is an old binary Office file (Word 97–2003 .doc), not a .docx document")) {
+            try DOCXLoader().load(ole, url: url)
+        }
+    }
+
     /// Makes an old binary Office file with LibreOffice itself (from an RTF or a CSV written here), then ingests it.
     @Test(.enabled(if: libreOffice, "needs LibreOffice (not installed by setup; see the README)"))
     func oldOfficeFilesAreConvertedWithLibreOffice() async throws {

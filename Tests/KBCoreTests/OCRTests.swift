@@ -166,8 +166,8 @@ enum OCRFixtures {
             let path = try await OCRFixtures.render(index == 0 ? OCRFixtures.english : "Page \(index + 2) of the scan mentions gamma rays.",
                                               font: OCRFixtures.latinFont, to: folder.path("work/scan\(index).jpg"))
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let size = try #require(jpegSize(data))
-            images.append((data, size.width, size.height))
+            let size = try #require(ImageLoader.jpegSize(data))
+            images.append((data, size.0, size.1))
         }
         var objects: [Data] = []
         func add(_ text: String) { objects.append(Data(text.utf8)) }
@@ -202,22 +202,6 @@ enum OCRFixtures {
         tail += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
         body.append(Data(tail.utf8))
         return folder.write("docs/mixed.pdf", body)
-    }
-
-    /// Width and height from a JPEG's start-of-frame marker.
-    static func jpegSize(_ data: Data) -> (width: Int, height: Int)? {
-        let bytes = [UInt8](data)
-        var index = 2
-        while index + 9 < bytes.count {
-            guard bytes[index] == 0xFF else { return nil }
-            let marker = bytes[index + 1]
-            let length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
-            if (0xC0...0xC3).contains(marker) {
-                return (Int(bytes[index + 7]) << 8 | Int(bytes[index + 8]), Int(bytes[index + 5]) << 8 | Int(bytes[index + 6]))
-            }
-            index += 2 + length
-        }
-        return nil
     }
 
     @Test(.enabled(if: OCRFixtures.available && PDFTests.available, "needs poppler-utils, tesseract-ocr and ImageMagick"))

@@ -223,7 +223,9 @@ public struct Ingestor: Sendable {
             return try await fail(error)
         }
         var warnings = extracted.warnings
-        if extracted.text.unicodeScalars.count >= DocumentTextBuilder.maximumScalars {
+        // UTF-8 bytes (counted at once) bound the scalars (counted by walking the text): most files skip the walk.
+        if extracted.text.utf8.count >= DocumentTextBuilder.maximumScalars
+            && extracted.text.unicodeScalars.count >= DocumentTextBuilder.maximumScalars {
             warnings.append("only the first \(DocumentTextBuilder.maximumScalars / 1_000_000) million characters were indexed")
         }
         for warning in warnings { summary.warnings.append("\(file.path): \(warning)") }

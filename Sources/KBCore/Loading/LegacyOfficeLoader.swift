@@ -19,7 +19,7 @@ public struct LegacyOfficeLoader: DocumentLoader {
     public func load(_ data: Data, url: URL, context: LoadContext) throws(LoadFailure) -> ExtractedDocument {
         let ext = url.pathExtension.lowercased()
         let target = ["doc": "docx", "xls": "xlsx", "ppt": "pptx"][ext] ?? "docx"
-        guard data.starts(with: [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) else {
+        guard data.starts(with: ZipContainer.oleSignature) else {
             throw .damaged("not an old binary Office file (no OLE compound-file signature)")
         }
         guard let soffice = ExternalTool.find("soffice", "libreoffice") else {

@@ -84,12 +84,8 @@ public struct PPTXLoader: DocumentLoader {
     /// An encrypted OOXML file is an OLE compound file holding an `EncryptedPackage` stream; a legacy `.ppt`
     /// is one without it.
     private static func rejectCompoundFile(_ data: Data) throws(LoadFailure) {
-        let signature: [UInt8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]
-        guard data.starts(with: signature) else { return }
-        // Directory entry names are UTF-16LE.
-        let marker = Data("EncryptedPackage".utf16.flatMap { (unit: UInt16) -> [UInt8] in [UInt8(unit & 0xFF), UInt8(unit >> 8)] })
-        if data.range(of: marker) != nil { throw .protected("the PowerPoint presentation") }
-        throw .damaged("the file is an old binary Office file (PowerPoint 97–2003 .ppt), not a .pptx presentation")
+        try ZipContainer.rejectCompoundFile(data, protected: "the PowerPoint presentation",
+                                            legacy: "the file is an old binary Office file (PowerPoint 97–2003 .ppt), not a .pptx presentation")
     }
 
     /// The `r:id` attribute (namespaced), which `LibXML.attribute(node, "id")` does not tell from a plain `id`.
@@ -427,16 +423,9 @@ enum ODFText {
         var text: String
     }
 
-    /// Opens an OpenDocument package; one whose manifest declares encryption needs a password.
+    /// Opens an OpenDocument package (``ZipContainer/openDocument(_:kind:protected:)``).
     static func open(_ data: Data, kind: String, protected what: String) throws(LoadFailure) -> ZipContainer {
-        let container = try ZipContainer(data, kind: kind)
-        if let manifest = try container.xml("META-INF/manifest.xml") {
-            defer { xmlFreeDoc(manifest) }
-            if let root = xmlDocGetRootElement(manifest), !LibXML.descendants(root, named: "encryption-data").isEmpty {
-                throw .protected(what)
-            }
-        }
-        return container
+        try ZipContainer.openDocument(data, kind: kind, protected: what)
     }
 
     /// The package's `content.xml`, which the caller frees.

@@ -17,10 +17,8 @@ public struct XLSXLoader: DocumentLoader {
     init(rowLimit: Int) { self.rowLimit = max(1, rowLimit) }
 
     public func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument {
-        if SpreadsheetLayout.isOLE(data) {
-            if SpreadsheetLayout.hasEncryptedPackage(data) { throw .protected("the Excel workbook") }
-            throw .damaged("the file is an old binary Office file (.xls), not an XLSX workbook")
-        }
+        try ZipContainer.rejectCompoundFile(data, protected: "the Excel workbook",
+                                            legacy: "the file is an old binary Office file (.xls), not an XLSX workbook")
         let container = try ZipContainer(data, kind: "XLSX")
         guard let workbook = try container.xml("xl/workbook.xml") else { throw .damaged("no xl/workbook.xml in the XLSX") }
         var date1904 = false
@@ -331,17 +329,9 @@ public struct ODSLoader: DocumentLoader {
     init(rowLimit: Int) { self.rowLimit = max(1, rowLimit) }
 
     public func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument {
-        if SpreadsheetLayout.isOLE(data) {
-            if SpreadsheetLayout.hasEncryptedPackage(data) { throw .protected("the spreadsheet") }
-            throw .damaged("the file is an old binary Office file, not an OpenDocument spreadsheet")
-        }
-        let container = try ZipContainer(data, kind: "ODS")
-        if let manifest = try container.xml("META-INF/manifest.xml") {
-            var encrypted = false
-            if let root = xmlDocGetRootElement(manifest) { encrypted = !LibXML.descendants(root, named: "encryption-data").isEmpty }
-            xmlFreeDoc(manifest)
-            if encrypted { throw .protected("the OpenDocument spreadsheet") }
-        }
+        try ZipContainer.rejectCompoundFile(data, protected: "the spreadsheet",
+                                            legacy: "the file is an old binary Office file, not an OpenDocument spreadsheet")
+        let container = try ZipContainer.openDocument(data, kind: "ODS", protected: "the OpenDocument spreadsheet")
         guard let content = try container.data("content.xml") else { throw .damaged("no content.xml in the ODS") }
         let limit = rowLimit
         let result = Self.readContent(content, limit: limit)
@@ -526,17 +516,6 @@ enum SpreadsheetLayout {
     static let rowLimit = 100_000
     /// The widest sheet (Excel's and LibreOffice's column limit).
     static let columnLimit = 16_384
-    static let oleSignature: [UInt8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]
-
-    /// True for an OLE compound file (a legacy Office file, or an encrypted OOXML one).
-    static func isOLE(_ data: Data) -> Bool { data.starts(with: oleSignature) }
-
-    /// True when an OLE file holds an `EncryptedPackage` stream (a password-protected OOXML document).
-    static func hasEncryptedPackage(_ data: Data) -> Bool {
-        let name = "EncryptedPackage"
-        let utf16 = Data(name.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
-        return data.range(of: utf16) != nil || data.range(of: Data(name.utf8)) != nil
-    }
 
     /// Excel's column letters for a 1-based column: 1 → "A", 27 → "AA".
     static func columnLetters(_ index: Int) -> String {

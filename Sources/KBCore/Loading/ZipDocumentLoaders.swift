@@ -35,6 +35,32 @@ struct ZipContainer {
         return out
     }
 
+    /// The signature of an OLE compound file: an old binary Office file (.doc, .xls, .ppt), or an encrypted OOXML one.
+    static let oleSignature: [UInt8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]
+
+    /// Throws for an OLE compound file under an OOXML or OpenDocument extension: `.protected(what)` when it holds
+    /// an `EncryptedPackage` stream (a password-protected document), else `.damaged(legacy)` (an old binary file).
+    static func rejectCompoundFile(_ data: Data, protected what: String, legacy: String) throws(LoadFailure) {
+        guard data.starts(with: oleSignature) else { return }
+        let name = "EncryptedPackage"
+        // Directory entry names are UTF-16LE.
+        let utf16 = Data(name.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+        if data.range(of: utf16) != nil || data.range(of: Data(name.utf8)) != nil { throw .protected(what) }
+        throw .damaged(legacy)
+    }
+
+    /// Opens an OpenDocument package; one whose manifest declares encryption needs a password.
+    static func openDocument(_ data: Data, kind: String, protected what: String) throws(LoadFailure) -> ZipContainer {
+        let container = try ZipContainer(data, kind: kind)
+        if let manifest = try container.xml("META-INF/manifest.xml") {
+            defer { xmlFreeDoc(manifest) }
+            if let root = xmlDocGetRootElement(manifest), !LibXML.descendants(root, named: "encryption-data").isEmpty {
+                throw .protected(what)
+            }
+        }
+        return container
+    }
+
     func xml(_ path: String) throws(LoadFailure) -> xmlDocPtr? {
         guard let data = try data(path) else { return nil }
         let options = Int32(XML_PARSE_RECOVER.rawValue | XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue
@@ -53,6 +79,8 @@ public struct DOCXLoader: DocumentLoader {
     public init() {}
 
     public func load(_ data: Data, url: URL) throws(LoadFailure) -> ExtractedDocument {
+        try ZipContainer.rejectCompoundFile(data, protected: "the Word document",
+                                            legacy: "the file is an old binary Office file (Word 97–2003 .doc), not a .docx document")
         let container = try ZipContainer(data, kind: "DOCX")
         guard let document = try container.xml("word/document.xml") else { throw .damaged("no word/document.xml in the DOCX") }
         defer { xmlFreeDoc(document) }
