@@ -158,7 +158,7 @@ public struct MCPTools: Sendable {
         let reporter = ProgressReporter(progress)
         reporter.report("retrieving passages")
         defer { reporter.finish() }
-        let answer = try await service.ask(request, caller: caller) { text in reporter.text(text) }
+        let answer = try await service.ask(request, caller: caller, onText: { reporter.text($0) }, onReplaced: { reporter.replaced($0) })
         await reporter.flush()
         return answer
     }
@@ -213,6 +213,18 @@ final class ProgressReporter: @unchecked Sendable {
             last = now
             sentPieces = pieces
             messages.yield((Double(pieces), message))
+        }
+    }
+
+    /// Called when the text so far is withdrawn: the progress starts again from the replacement.
+    func replaced(_ reason: String) {
+        lock.withLock {
+            characters = 0
+            tail = ""
+            pieces += 1
+            sentPieces = pieces
+            last = Date().timeIntervalSince1970
+            messages.yield((Double(pieces), "kb withdrew the text so far (\(reason)); writing its replacement"))
         }
     }
 

@@ -42,6 +42,11 @@ enum ToolText {
             }
         } else {
             out = answer.answer + "\n"
+            if let kept = answer.attempts.last, answer.attempts.count > 1 {
+                out += kept.strategy == RepairStrategy.extractive.rawValue
+                    ? "(Quoted from the passages: the model's answers did not pass kb's check.)\n"
+                    : "(kb repaired the answer with the \(kept.strategy) strategy after its check rejected the first one: \(answer.attempts[0].rejected ?? "").)\n"
+            }
             if !answer.citations.isEmpty {
                 out += "\nSources:\n"
                 for citation in answer.citations {

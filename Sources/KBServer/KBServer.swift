@@ -169,15 +169,17 @@ public struct KBServer: Sendable {
         let body = try await JSONBody.decode(AskRequest.self, request, limit: settings.maxBodyBytes)
         let wantsStream = body.stream ?? (request.headers[.accept]?.contains("text/event-stream") == true)
         let service = self.service
-        let run: @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { reserved, onText in
-            try await service.ask(body, caller: caller, reserved: reserved, onText: onText)
+        let run: @Sendable (Bool, AnswerSink) async throws(KBError) -> Answer = { reserved, sink in
+            try await service.ask(body, caller: caller, reserved: reserved, onText: sink.text, onReplaced: sink.replaced)
         }
         guard wantsStream else { return JSONBody.response(try await generate(run)) }
-        // Server-Sent Events: `token` events as the text is generated, then one `answer` event with the checked
-        // answer, its citations and quality scores, then `done`.
+        // Server-Sent Events: `token` events as the text is generated (a `replaced` event withdraws the tokens so
+        // far, with the reason, before the replacement's tokens), then one `answer` event with the checked answer,
+        // its citations, quality scores and attempts, then `done`.
         return try await stream(run) { kind, _ in
             switch kind {
             case .text(let text): return ServerSentEvent.encode(event: "token", json: ["text": text])
+            case .replaced(let reason): return ServerSentEvent.encode(event: "replaced", json: ["reason": reason])
             case .answer(let answer): return ServerSentEvent.encode(event: "answer", encodable: answer) + ServerSentEvent.encode(event: "done", data: "{}")
             case .error(let error): return ServerSentEvent.encode(event: "error", json: ["error": ["message": error.message, "type": error.type]])
             }
@@ -188,11 +190,11 @@ public struct KBServer: Sendable {
 
     /// Runs a generation (the service layer queues it per generator backend); past the request timeout the
     /// generation is cancelled and the client gets 504.
-    func generate(_ body: @escaping @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer) async throws -> Answer {
+    func generate(_ body: @escaping @Sendable (Bool, AnswerSink) async throws(KBError) -> Answer) async throws -> Answer {
         let timeout = settings.requestTimeout, metrics = self.metrics
         let answer = try await withThrowingTaskGroup(of: Answer?.self) { group in
             group.addTask {
-                do throws(KBError) { return try await body(false) { _ in } } catch {
+                do throws(KBError) { return try await body(false, AnswerSink(text: { _ in }, replaced: { _ in })) } catch {
                     if error.code == .busy { metrics.recordRejected() }
                     throw APIError(error)
                 }
@@ -211,15 +213,23 @@ public struct KBServer: Sendable {
         return answer
     }
 
+    /// Where a generation's stream goes: text as it is written, and the withdrawal of the text so far.
+    struct AnswerSink: Sendable {
+        let text: @Sendable (String) -> Void
+        let replaced: @Sendable (String) -> Void
+    }
+
     enum StreamItem: Sendable {
         case text(String)
+        /// The text streamed so far is withdrawn (the reason); the replacement follows as text.
+        case replaced(String)
         case answer(Answer)
         case error(APIError)
     }
 
     /// Streams a generation as Server-Sent Events. The generator slot is taken before the response starts (so a
     /// full queue is a plain 429); a client that disconnects cancels the generation.
-    func stream(_ body: @escaping @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer,
+    func stream(_ body: @escaping @Sendable (Bool, AnswerSink) async throws(KBError) -> Answer,
                 event: @escaping @Sendable (StreamItem, Void) -> String) async throws -> Response {
         do throws(KBError) { try await service.generation.acquire() } catch {
             metrics.recordRejected()
@@ -229,7 +239,8 @@ public struct KBServer: Sendable {
         let metrics = self.metrics, timeout = settings.requestTimeout
         let work = Task {
             do throws(KBError) {
-                let answer = try await body(true) { text in continuation.yield(.text(text)) }
+                let answer = try await body(true, AnswerSink(text: { continuation.yield(.text($0)) },
+                                                             replaced: { continuation.yield(.replaced($0)) }))
                 metrics.recordAnswer(answer)
                 continuation.yield(.answer(answer))
             } catch {

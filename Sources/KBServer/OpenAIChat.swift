@@ -20,8 +20,8 @@ struct OpenAIChat {
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         let service = server.service
-        let ask: @Sendable (Bool, @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer = { reserved, onText in
-            try await service.chat(body, caller: caller, reserved: reserved, onText: onText)
+        let ask: @Sendable (Bool, KBServer.AnswerSink) async throws(KBError) -> Answer = { reserved, sink in
+            try await service.chat(body, caller: caller, reserved: reserved, onText: sink.text, onReplaced: sink.replaced)
         }
         guard stream else {
             let answer = try await server.generate(ask)
@@ -41,12 +41,13 @@ struct OpenAIChat {
             switch item {
             case .text(let text):
                 return chunk(["role": "assistant", "content": text])
+            case .replaced(let reason):
+                // A chat client cannot take back text it has shown: kb says, in the message, that it does not stand
+                // behind it, and the replacement follows.
+                return chunk(["content": "\n\n" + Self.replacedNotice(reason) + "\n\n"])
             case .answer(let answer):
-                // The streamed text was the model's; the sources (and kb's verdict when it differs) close the message.
-                var tail = ""
-                if answer.abstained, let generated = answer.generatedText, !generated.isEmpty {
-                    tail = "\n\n" + answer.answer
-                }
+                // The streamed text was the model's (or, after a replacement, kb's); the sources close the message.
+                var tail = Self.quotedLabel(answer).map { "\n\n(\($0))" } ?? ""
                 tail += Self.sources(answer)
                 return chunk(["content": tail]) + chunk([:], finish: "stop", extra: Self.extra(answer)) + "data: [DONE]\n\n"
             case .error(let error):
@@ -55,7 +56,16 @@ struct OpenAIChat {
         }
     }
 
-    static func content(_ answer: Answer) -> String { answer.answer + sources(answer) }
+    static func content(_ answer: Answer) -> String { (quotedLabel(answer).map { $0 + ": " } ?? "") + answer.answer + sources(answer) }
+
+    /// The line that withdraws streamed text.
+    static func replacedNotice(_ reason: String) -> String { "[kb withdrew the text above: \(reason)]" }
+
+    /// "Quoted from the passages" when kb's answer is its extractive one (the model's answers did not pass the check).
+    static func quotedLabel(_ answer: Answer) -> String? {
+        guard !answer.abstained, answer.attempts.last?.strategy == RepairStrategy.extractive.rawValue else { return nil }
+        return "Quoted from the passages"
+    }
 
     static func sources(_ answer: Answer) -> String {
         let cited = answer.citations.filter(\.supported)

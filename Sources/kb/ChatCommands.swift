@@ -66,16 +66,16 @@ struct ChatCommand: AsyncParsableCommand {
                 }
                 let json = options.json
                 do {
-                    let answer = try await service.ask(AskRequest(question: input, conversationID: conversationID, k: passages), caller: .owner) { text in
-                        if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
-                    }
+                    let live = LiveText(live: !json && Terminal.stdoutIsTTY)
+                    let answer = try await service.ask(AskRequest(question: input, conversationID: conversationID, k: passages), caller: .owner,
+                                                       onText: { live.write($0) }, onReplaced: { _ in live.erase() })
                     conversationID = answer.conversationID ?? conversationID
                     last = answer
                     for warning in answer.warnings { Terminal.printWarning("warning: \(warning)") }
                     if json {
                         JSONOutput.printLine(answer)
                     } else {
-                        print("")
+                        AnswerPrinter.printAnswer(answer, live: live)
                         AnswerPrinter.printDetails(answer, explain: false)
                         print(Terminal.dim("answer \(answer.answerID)"))
                         print("")

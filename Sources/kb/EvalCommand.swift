@@ -13,7 +13,7 @@ struct EvalCommand: AsyncParsableCommand {
 struct RetrievalEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retrieval",
-        abstract: "Retrieval quality on a BEIR-format test set: nDCG@10, recall@10, recall@100, MRR@10.",
+        abstract: "Retrieval quality on a BEIR-format test set: nDCG@10, recall@5, recall@10, recall@100, MRR@10.",
         discussion: """
             Ingests the corpus (one document per line: _id, title, text) into the database — a temporary one \
             unless --db or KB_DB names one, in which case what is already ingested and embedded is reused — \
@@ -53,8 +53,8 @@ struct RetrievalEval: AsyncParsableCommand {
                 let metrics = try await kb.evaluate(dataset, mode: mode)
                 results.append(metrics)
                 if !options.json {
-                    print(String(format: "%-8@ nDCG@10 %.4f  recall@10 %.4f  recall@100 %.4f  MRR@10 %.4f  (%d queries, %.1f s%@)",
-                                 mode.rawValue as NSString, metrics.ndcg10, metrics.recall10, metrics.recall100, metrics.mrr10,
+                    print(String(format: "%-8@ nDCG@10 %.4f  recall@5 %.4f  recall@10 %.4f  recall@100 %.4f  MRR@10 %.4f  (%d queries, %.1f s%@)",
+                                 mode.rawValue as NSString, metrics.ndcg10, metrics.recall5, metrics.recall10, metrics.recall100, metrics.mrr10,
                                  metrics.queries, metrics.seconds, (metrics.model.map { ", " + $0 } ?? "") as NSString))
                 }
             }
@@ -129,7 +129,13 @@ struct QAEval: AsyncParsableCommand {
             print("abstained: \(pct(metrics.abstentionAnswerable)) of answerable, \(pct(metrics.abstentionUnanswerable)) of unanswerable")
             print("gold paragraph cited: \(pct(metrics.goldCitationRate)) of answered; generator's own citations correct: \(metrics.generatorCitationAccuracy.map(pct) ?? "—")")
             print(String(format: "latency: p50 %.2f s, p90 %.2f s, p99 %.2f s", metrics.latencyP50, metrics.latencyP90, metrics.latencyP99)
-                  + (metrics.firstTokenP50.map { String(format: "; first token p50 %.2f s", $0) } ?? ""))
+                  + (metrics.firstTokenP50.map { String(format: "; first token p50 %.2f s", $0) } ?? "")
+                  + String(format: "; answered p50 %.2f s, p90 %.2f s", metrics.answeredLatencyP50, metrics.answeredLatencyP90))
+            if metrics.initialRejected > 0 {
+                let each = metrics.rescues.map { "\($0.strategy) \($0.rescued) (\($0.wrong) wrong)" }.joined(separator: ", ")
+                print("repair: the check rejected \(metrics.initialRejected) first answers; rescued \(pct(metrics.rescueRate))"
+                      + (each.isEmpty ? "" : " — " + each))
+            }
             if let t = metrics.calibratedThreshold, let b = metrics.calibratedBalancedAccuracy {
                 print(String(format: "retrieval confidence: best threshold here %.2f (balanced accuracy %.3f); kb uses %.2f", t, b, RetrievalConfidence.threshold))
             }

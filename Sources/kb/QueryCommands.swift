@@ -94,15 +94,15 @@ struct AskCommand: AsyncParsableCommand {
             let json = options.json
             Terminal.flush()
             let request = AskRequest(question: question.joined(separator: " "), conversationID: conversation, k: passages, mode: mode)
-            let answer = try await KnowledgeService(knowledgeBase: kb).ask(request, caller: .owner) { text in
-                if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
-            }
+            let live = LiveText(live: !json && Terminal.stdoutIsTTY)
+            let answer = try await KnowledgeService(knowledgeBase: kb).ask(request, caller: .owner, onText: { live.write($0) },
+                                                                           onReplaced: { _ in live.erase() })
             for warning in answer.warnings { Terminal.printWarning("warning: \(warning)") }
             if json {
                 JSONOutput.print(answer)
                 return 0
             }
-            print("")
+            AnswerPrinter.printAnswer(answer, live: live)
             AnswerPrinter.printDetails(answer, explain: explain)
             if let id = answer.conversationID {
                 print(Terminal.dim("answer \(answer.answerID) · conversation \(id) (follow up with --conversation \(id); rate with kb feedback \(answer.answerID) up|down)"))
@@ -112,18 +112,49 @@ struct AskCommand: AsyncParsableCommand {
     }
 }
 
-/// Prints what follows a streamed answer: kb's verdict, the sources and the scores.
+/// Prints an answer once it is checked: the final text (replacing what streamed when kb changed it), one line on
+/// what kb changed, then the sources and the scores.
 enum AnswerPrinter {
+    /// The final answer, once, and the line saying what kb changed.
+    static func printAnswer(_ answer: Answer, live: LiveText) {
+        live.settle(answer.answer)
+        if let change = changeLine(answer) { print(Terminal.dim(change)) }
+    }
+
+    /// One line on what kb changed between the model's text and the answer shown, or nil when nothing changed.
+    static func changeLine(_ answer: Answer) -> String? {
+        let initial = answer.attempts.first
+        if answer.abstained {
+            guard let initial, let reason = initial.rejected else { return nil }
+            let tried = answer.attempts.dropFirst().map(\.strategy)
+            return "kb withheld the model's answer (\(reason))" + (tried.isEmpty ? "." : "; the repairs it tried (\(tried.joined(separator: ", "))) did not pass its check either.")
+        }
+        if let kept = answer.attempts.last, answer.attempts.count > 1, let reason = initial?.rejected {
+            let how: String
+            switch RepairStrategy(rawValue: kept.strategy) {
+            case .extractive?: how = "quoted the passages instead"
+            case .bestPassage?: how = "asked again with passage [1] alone"
+            case .quote?: how = "asked the model to quote the answering sentence"
+            case .restated?: how = "asked again in the passages' language (\(kept.question))"
+            case nil: how = "answered with \(kept.strategy)"
+            }
+            return "kb rejected the model's first answer (\(reason)) and \(how)."
+        }
+        let corrected = answer.sentences.filter { $0.corrected && $0.scored }.count
+        let unsupported = answer.sentences.filter { $0.scored && !$0.supported }.count
+        var changes: [String] = []
+        if corrected > 0 { changes.append("corrected the citations of \(corrected) sentence\(corrected == 1 ? "" : "s")") }
+        if unsupported > 0 { changes.append("marked \(unsupported) unsupported sentence\(unsupported == 1 ? "" : "s")") }
+        return changes.isEmpty ? nil : "kb " + changes.joined(separator: " and ") + "."
+    }
+
     static func printDetails(_ answer: Answer, explain: Bool) {
         if answer.standaloneQuestion != answer.question && !answer.standaloneQuestion.isEmpty {
             print(Terminal.dim("(searched as: \(answer.standaloneQuestion))"))
         }
+        if explain && answer.attempts.count > 1 { printAttempts(answer) }
         if answer.abstained {
-            if let generated = answer.generatedText, !generated.isEmpty {
-                // The model's text was streamed, but kb does not stand behind it.
-                print("\n" + Terminal.bold("kb withheld this answer: ") + (answer.abstainReason ?? ""))
-                print(answer.answer)
-            } else if explain, let reason = answer.abstainReason {
+            if explain, let reason = answer.abstainReason {
                 print(Terminal.dim(reason))
             }
             if !answer.passages.isEmpty {
@@ -135,10 +166,6 @@ enum AnswerPrinter {
             }
             if explain { printScores(answer) }
             return
-        }
-        if answer.sentences.contains(where: { $0.corrected || ($0.scored && !$0.supported) }) {
-            print("\n" + Terminal.bold("Checked answer") + Terminal.dim(" (kb corrected citations or marked unsupported sentences):"))
-            print(answer.answer)
         }
         let unsupported = answer.sentences.filter { $0.scored && !$0.supported }
         if !unsupported.isEmpty {
@@ -171,6 +198,19 @@ enum AnswerPrinter {
         }
         printScores(answer)
         if explain { printTimings(answer) }
+    }
+
+    /// Every try at the answer, with why kb rejected it.
+    static func printAttempts(_ answer: Answer) {
+        print("\n" + Terminal.bold("Attempts:"))
+        for (index, attempt) in answer.attempts.enumerated() {
+            let passages = attempt.passages.map { "[\($0)]" }.joined()
+            let verdict = attempt.rejected.map { "rejected: \($0)" } ?? "kept"
+            print("  \(index + 1). \(attempt.strategy) · passages \(passages.isEmpty ? "none" : passages) · "
+                  + String(format: "%.2f s · grounded %.2f · ", attempt.seconds, attempt.groundedness) + verdict)
+            let text = CitationMarkersDisplay.oneLine(attempt.text)
+            if !text.isEmpty { print("     " + Terminal.dim(text)) }
+        }
     }
 
     static func printSources(_ answer: Answer) {
@@ -246,3 +286,11 @@ struct StatusCommand: AsyncParsableCommand {
 }
 
 extension SearchMode: ExpressibleByArgument {}
+
+/// Attempt text on one line, shortened.
+enum CitationMarkersDisplay {
+    static func oneLine(_ text: String, limit: Int = 160) -> String {
+        let flat = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
+    }
+}

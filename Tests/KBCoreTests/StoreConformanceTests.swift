@@ -12,6 +12,25 @@ import KBTestSupport
         try await check.run { create in try SQLiteStore(path: path, create: create) }
         withExtendedLifetime(folder) {}
     }
+
+    /// A stored answer written by a kb from before attempts were kept (no `attempts` key) decodes with none.
+    @Test func answerRecordWithoutAttemptsDecodes() throws {
+        let record = AnswerRecord(
+            id: "a_1", conversationID: "c_1", turn: 1, question: "When?", standaloneQuestion: "When?", language: "en", answer: "In 1894.",
+            abstained: false, generator: "extractive", model: nil, citations: [], passages: [],
+            quality: QualityScores(groundedness: 1, citationAccuracy: nil, retrievalConfidence: 0.5, relevance: 1), createdAt: 1_700_000_000,
+            attempts: [AnswerAttempt(strategy: "initial", passages: [1], question: "When?", text: "In 1894.", rejected: nil,
+                                     groundedness: 1, relevance: 1, seconds: 0.5)])
+        let data = try JSONEncoder().encode(record)
+        #expect(try JSONDecoder().decode(AnswerRecord.self, from: data) == record)
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let removed = object.removeValue(forKey: "attempts")
+        #expect(removed != nil)
+        let old = try JSONDecoder().decode(AnswerRecord.self, from: try JSONSerialization.data(withJSONObject: object))
+        var expected = record
+        expected.attempts = []
+        #expect(old == expected)
+    }
 }
 
 /// The in-memory BM25 engine ranks exactly as SQLite FTS5's `bm25()` does on the same terms (the keyword index the

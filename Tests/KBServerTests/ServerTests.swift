@@ -203,6 +203,36 @@ func events(_ text: String) -> [(event: String, data: String)] {
         }
     }
 
+    @Test func aRepairedAnswerStreamsAWithdrawalThenItsReplacement() async throws {
+        let ws = Workspace()
+        // Refuses from all passages, answers from the best one alone (the repair's first strategy).
+        let model = ScriptedModel { messages in
+            (messages.first?.content ?? "").contains("one short sentence") ? "The Colosseum opened in 80 AD [1]." : "The knowledge base does not contain the answer."
+        }
+        try await withServer(try ws.knowledgeBase(generator: LanguageModelGenerator(name: "llama", languageModel: model))) { client in
+            let reply = try await client.send("POST", "/v1/ask", json: ["question": "When did the Colosseum in Rome open?", "stream": true])
+            let stream = events(reply.text)
+            let kinds = stream.map(\.event)
+            let withdrawal = try #require(kinds.firstIndex(of: "replaced"))
+            #expect(kinds[..<withdrawal].allSatisfy { $0 == "token" } && withdrawal > 0)
+            #expect(stream[withdrawal].data.contains("The generator found no answer"))
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(stream[stream.count - 2].data.utf8)) as? [String: Any])
+            expectSchema(answer, "answer.schema.json")
+            #expect(answer["replaced"] as? Bool == true)
+            #expect((answer["attempts"] as? [[String: Any]])?.map { $0["strategy"] as? String } == ["initial", "best-passage"])
+            let after = stream[(withdrawal + 1)...].filter { $0.event == "token" }.compactMap { event -> String? in
+                (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any])?["text"] as? String
+            }.joined()
+            #expect(after == answer["answer"] as? String, "what streams after the withdrawal is the final answer")
+
+            // An OpenAI client cannot take text back: the message says kb withdrew it, then gives the answer.
+            let chat = try await client.send("POST", "/v1/chat/completions", json: [
+                "model": "kb", "stream": true, "messages": [["role": "user", "content": "When did the Colosseum in Rome open?"]]])
+            #expect(chat.text.contains("kb withdrew the text above"))
+            #expect(chat.text.contains("80 AD"))
+        }
+    }
+
     @Test func badRequestsGetClearErrorsAndTheServerKeepsServing() async throws {
         let ws = Workspace()
         try await withServer(try ws.knowledgeBase()) { client in

@@ -352,6 +352,32 @@ public enum StoreConformance {
         } catch let error as KBError {
             try expect(error.code == .invalidArgument && error.message.contains("a_missing"), "unknown answer: \(error)")
         }
+        // An answer keeps how it was reached: its attempts come back as saved, and through an import (kb migrate).
+        let attempts = [
+            AnswerAttempt(strategy: "initial", passages: [1, 2], question: "When did it open?", text: "It opened in 1890 [3].",
+                          rejected: "cites a passage it was not shown", groundedness: 0.25, relevance: 0.9, seconds: 1.5),
+            AnswerAttempt(strategy: "best-passage", passages: [1], question: "When did it open?", text: "It opened in 1894 [1].",
+                          rejected: nil, groundedness: 0.95, relevance: 0.875, seconds: 0.75),
+        ]
+        let record = AnswerRecord(
+            id: "a_attempts", conversationID: id, turn: 0, question: "When did it open?", standaloneQuestion: "When did it open?",
+            language: "en", answer: "It opened in 1894 [1].", abstained: false, generator: "extractive", model: nil, citations: [], passages: [],
+            quality: QualityScores(groundedness: 0.95, citationAccuracy: 1, retrievalConfidence: 0.5, relevance: 0.875),
+            createdAt: 1_700_000_100, attempts: attempts)
+        let turn = try await store.saveAnswer(record)
+        var saved = record
+        saved.turn = turn
+        let turns = try await store.conversation(id: id)?.turns
+        try expect(turn == 1 && turns == [saved] && turns?.first?.attempts == attempts,
+                   "saved answer with attempts: \(String(describing: turns))")
+        var imported = saved
+        imported.id = "a_imported"
+        imported.conversationID = "c_imported"
+        try await store.importConversation(Conversation(id: "c_imported", title: "Imported", createdAt: 1_700_000_000,
+                                                        updatedAt: 1_700_000_100, turns: [imported], user: "ana"))
+        let importedTurns = try await open(false).conversation(id: "c_imported")?.turns
+        try expect(importedTurns == [imported] && importedTurns?.first?.attempts == attempts,
+                   "imported answer with attempts: \(String(describing: importedTurns))")
     }
 
     static func users(_ open: Factory) async throws {

@@ -37,6 +37,8 @@ public struct Configuration: Sendable, Equatable {
     public var pipeline = PipelineChoices()
     /// OCR of scanned PDF pages and images (`[ocr]` in the config file, `KB_OCR=0`, `kb ingest --no-ocr`).
     public var ocr = OCROptions()
+    /// Repairing an answer the check would withhold (`[repair]` in the config file).
+    public var repair = RepairOptions()
 
     /// Default file-size limit: 32 MiB.
     public static let defaultMaxFileSize = 32 * 1024 * 1024
@@ -197,7 +199,7 @@ public struct Configuration: Sendable, Equatable {
         let fileFusion = try fileString("search.fusion")
         if let text = overrides.fusion ?? environment["KB_FUSION"].flatMap({ $0.isEmpty ? nil : $0 }) ?? fileFusion {
             guard let fusion = Fusion(text) else {
-                throw KBError(.configuration, "Fusion \"\(text)\" is not rrf, rrf:K, score or score:ALPHA.")
+                throw KBError(.configuration, "Fusion \"\(text)\" is not rrf, rrf:K, score, score:ALPHA, adaptive or adaptive:K.")
             }
             configuration.fusion = fusion
         }
@@ -244,6 +246,24 @@ public struct Configuration: Sendable, Equatable {
         if let pages = try fileInt("ocr.max_pages") { configuration.ocr.maxPages = max(1, pages) }
         if let confidence = try fileNumber("ocr.min_confidence") { configuration.ocr.minimumConfidence = min(1, max(0, confidence)) }
         if let dpi = try fileInt("ocr.resolution") { configuration.ocr.resolution = min(600, max(72, dpi)) }
+        if let attempts = try fileInt("repair.attempts") { configuration.repair.attempts = max(0, attempts) }
+        if let raw = environment["KB_REPAIR_ATTEMPTS"], !raw.isEmpty {
+            guard let attempts = Int(raw), attempts >= 0 else { throw KBError(.configuration, "KB_REPAIR_ATTEMPTS=\(raw) is not a whole number ≥ 0.") }
+            configuration.repair.attempts = attempts
+        }
+        if let seconds = try fileNumber("repair.seconds") { configuration.repair.seconds = max(0, seconds) }
+        if let value = file["repair.strategies"] {
+            guard case .array(let items) = value else {
+                throw KBError(.configuration, "\(configPath ?? "config"): `repair.strategies` must be an array of strategy names.")
+            }
+            configuration.repair.strategies = try items.map { (item: TOMLValue) throws(KBError) -> RepairStrategy in
+                guard case .string(let name) = item, let strategy = RepairStrategy(rawValue: name) else {
+                    throw KBError(.configuration, "\(configPath ?? "config"): `repair.strategies` holds \(item); the strategies are "
+                                  + RepairStrategy.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+                }
+                return strategy
+            }
+        }
         if let reranker = try fileString("pipeline.reranker") { configuration.pipeline.reranker = reranker }
         if let assessor = try fileString("pipeline.assessor") { configuration.pipeline.assessor = assessor }
         if let rewriter = try fileString("pipeline.rewriter") { configuration.pipeline.rewriter = rewriter }
@@ -370,6 +390,20 @@ public struct GenerationSettings: Sendable, Equatable {
         }
         return settings
     }
+}
+
+/// How kb repairs an answer its check would withhold (``RepairStage``).
+public struct RepairOptions: Sendable, Equatable {
+    /// At most this many repair attempts per answer; 0 turns repair off.
+    public var attempts = 2
+    /// No attempt that needs the language model starts after this many seconds of repairing (the extractive
+    /// answer, which takes milliseconds, still may).
+    public var seconds = 6.0
+    /// The strategies, tried in this order.
+    public var strategies: [RepairStrategy] = RepairStrategy.defaultOrder
+    /// Tokens a repair attempt may generate (its answer is one sentence).
+    public var maxTokens = 96
+    public init() {}
 }
 
 /// The implementations chosen for the ask pipeline's replaceable stages (`[pipeline]` in the config file).

@@ -210,7 +210,8 @@ public final class KnowledgeBase: Sendable {
 
     /// Answers a question through the ask pipeline (``AskPipeline``): understand → rewrite → retrieve → rerank →
     /// gate (abstain when retrieval is not confident) → generate, streaming text through `onText` → assess every
-    /// sentence against the passages → the checked answer with citations, quality scores and timings, or the
+    /// sentence against the passages → repair an answer the check would withhold (announcing withdrawn text through
+    /// `onReplaced`, then streaming its replacement) → the checked answer with citations, quality scores and timings, or the
     /// "not found" message with the closest passages → save.
     ///
     /// - Parameters:
@@ -223,14 +224,15 @@ public final class KnowledgeBase: Sendable {
     ///   - caller: who asks (see ``Caller``); the answer's conversation is kept for them.
     public func ask(_ question: String, passages: Int? = nil, mode: SearchMode? = nil, conversation: String? = nil,
                     priorTurns: [(question: String, answer: String)] = [], remember: Bool = true, caller: Caller = .owner,
-                    onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+                    onText: @escaping @Sendable (String) -> Void = { _ in },
+                    onReplaced: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let clock = Stopwatch()
         let input = AskInput(question: question, passages: passages, mode: mode, conversation: conversation,
                              priorTurns: priorTurns, remember: remember, caller: caller)
         _ = try QueryAnalyzer.analyze(question)   // an empty question fails before a model is loaded
         // Loading a language model reads hundreds of megabytes: not on the cooperative pool.
         let generator = try await BlockingPool.shared.run { [self] () throws(KBError) -> GeneratorChoice in try generatorChoice() }
-        let context = AskContext(knowledgeBase: self, generator: generator, onText: onText, clock: clock)
+        let context = AskContext(knowledgeBase: self, generator: generator, onText: onText, onReplaced: onReplaced, clock: clock)
         return try await pipeline.run(input, context: context)
     }
 

@@ -295,6 +295,40 @@ public struct AnswerTimings: Sendable, Equatable, Codable {
     }
 }
 
+/// One try at an answer: the first generation, or a repair after kb's check rejected the one before.
+public struct AnswerAttempt: Sendable, Equatable, Codable {
+    /// `initial`, or the repair strategy (``RepairStrategy``): `best-passage`, `quote`, `restated`, `extractive`.
+    public var strategy: String
+    /// The passage numbers (`[n]`, retrieval rank) the generator was shown.
+    public var passages: [Int]
+    /// The question as the generator was given it (differs from the asked one for `restated`).
+    public var question: String
+    /// What the generator wrote, before checking.
+    public var text: String
+    /// Why kb did not keep this attempt; nil for the attempt kept.
+    public var rejected: String?
+    /// The checked attempt's groundedness and relevance.
+    public var groundedness: Double
+    public var relevance: Double
+    /// Seconds this attempt took (generation and check).
+    public var seconds: Double
+
+    public init(strategy: String, passages: [Int], question: String, text: String, rejected: String?,
+                groundedness: Double, relevance: Double, seconds: Double) {
+        self.strategy = strategy
+        self.passages = passages
+        self.question = question
+        self.text = text
+        self.rejected = rejected
+        self.groundedness = groundedness
+        self.relevance = relevance
+        self.seconds = seconds
+    }
+
+    /// True for the attempt kb kept.
+    public var accepted: Bool { rejected == nil }
+}
+
 /// The answer to `kb ask`.
 public struct Answer: Sendable, Equatable, Codable {
     /// Identifies the answer (for feedback).
@@ -325,9 +359,15 @@ public struct Answer: Sendable, Equatable, Codable {
     public var timings: AnswerTimings
     /// Why the answer was produced differently from what was configured.
     public var warnings: [String] = []
+    /// Every try at the answer, in order: the first generation, then the repairs (``RepairStage``) when the check
+    /// would have withheld it. Empty when nothing was generated (kb abstained before generating).
+    public var attempts: [AnswerAttempt] = []
+    /// True when text already streamed was withdrawn and replaced (by a repaired answer or by the abstention).
+    public var replaced = false
 
     enum CodingKeys: String, CodingKey {
         case question, language, answer, abstained, citations, sentences, quality, passages, generator, timings, warnings
+        case attempts, replaced
         case answerID = "answer_id", abstainReason = "abstain_reason", generatedText = "generated_text"
         case conversationID = "conversation_id", turn, standaloneQuestion = "standalone_question"
     }

@@ -179,8 +179,15 @@ public struct QAMetrics: Sendable, Codable {
         public var groundedness: Double
         public var seconds: Double
         public var firstToken: Double?
+        /// The strategy of the attempt kb kept (`initial` or a repair, ``RepairStrategy``); nil when it abstained.
+        public var strategy: String?
+        /// Attempts made (1 when the first answer passed the check or nothing was generated).
+        public var attempts: Int
+        /// True when the first generated answer was rejected by the check (a repair was called for).
+        public var initialRejected: Bool
         enum CodingKeys: String, CodingKey {
-            case id, question, answerable, gold, answer, abstained, f1, groundedness, seconds
+            case id, question, answerable, gold, answer, abstained, f1, groundedness, seconds, strategy, attempts
+            case initialRejected = "initial_rejected"
             case exactMatch = "exact_match", citesGold = "cites_gold", citationAccuracy = "citation_accuracy"
             case retrievalConfidence = "retrieval_confidence", firstToken = "first_token", vectorSimilarity = "vector_similarity"
             case keywordCoverage = "keyword_coverage"
@@ -206,6 +213,21 @@ public struct QAMetrics: Sendable, Codable {
     public var latencyP50: Double
     public var latencyP90: Double
     public var latencyP99: Double
+    /// Latency of the questions kb answered (not abstained).
+    public var answeredLatencyP50: Double
+    public var answeredLatencyP90: Double
+    /// Questions whose first generated answer the check rejected, and the share of them a repair rescued.
+    public var initialRejected: Int
+    public var rescueRate: Double
+    /// Per repair strategy: answers it rescued, and how many of those were wrong (the question was unanswerable,
+    /// or the answer shares nothing with the gold answer: F1 0).
+    public var rescues: [Rescue]
+
+    public struct Rescue: Sendable, Codable, Equatable {
+        public var strategy: String
+        public var rescued: Int
+        public var wrong: Int
+    }
     public var firstTokenP50: Double?
     /// The retrieval-confidence threshold that best separates answerable from unanswerable questions here
     /// (highest balanced accuracy), with that accuracy.
@@ -220,6 +242,8 @@ public struct QAMetrics: Sendable, Codable {
         case abstentionAnswerable = "abstention_answerable", abstentionUnanswerable = "abstention_unanswerable"
         case goldCitationRate = "gold_citation_rate", generatorCitationAccuracy = "generator_citation_accuracy"
         case latencyP50 = "latency_p50", latencyP90 = "latency_p90", latencyP99 = "latency_p99", firstTokenP50 = "first_token_p50"
+        case answeredLatencyP50 = "answered_latency_p50", answeredLatencyP90 = "answered_latency_p90"
+        case initialRejected = "initial_rejected", rescueRate = "rescue_rate", rescues
         case calibratedThreshold = "calibrated_threshold", calibratedBalancedAccuracy = "calibrated_balanced_accuracy"
         case perQuestion = "per_question"
     }
@@ -256,7 +280,9 @@ extension KnowledgeBase {
                 citesGold: answer.citations.contains { $0.path == goldPath && $0.supported },
                 citationAccuracy: answer.quality.citationAccuracy, retrievalConfidence: answer.quality.retrievalConfidence,
                 keywordCoverage: answer.quality.keywordCoverage, vectorSimilarity: answer.quality.vectorSimilarity,
-                groundedness: answer.quality.groundedness, seconds: answer.timings.total, firstToken: answer.timings.firstToken)
+                groundedness: answer.quality.groundedness, seconds: answer.timings.total, firstToken: answer.timings.firstToken,
+                strategy: answer.abstained ? nil : (answer.attempts.last?.strategy ?? "initial"), attempts: max(1, answer.attempts.count),
+                initialRejected: answer.attempts.first?.rejected != nil)
             results.append(result)
             progress(index + 1, questions.count, result)
         }
@@ -287,6 +313,19 @@ extension QAMetrics {
                 if score > (balanced ?? -1) { balanced = score; threshold = t }
             }
         }
+        let rejected = results.filter(\.initialRejected)
+        var rescues: [Rescue] = []
+        for result in rejected {
+            guard let strategy = result.strategy, strategy != "initial" else { continue }
+            let wrong = !result.answerable || result.f1 == 0
+            if let index = rescues.firstIndex(where: { $0.strategy == strategy }) {
+                rescues[index].rescued += 1
+                if wrong { rescues[index].wrong += 1 }
+            } else {
+                rescues.append(Rescue(strategy: strategy, rescued: 1, wrong: wrong ? 1 : 0))
+            }
+        }
+        let answeredSeconds = results.filter { !$0.abstained }.map(\.seconds)
         return QAMetrics(
             generator: generator, questions: results.count, answerable: answerable.count, unanswerable: unanswerable.count,
             exactMatch: mean(answerable.map(\.exactMatch)), f1: mean(answerable.map(\.f1)),
@@ -296,7 +335,11 @@ extension QAMetrics {
             goldCitationRate: answered.isEmpty ? 0 : Double(answered.filter(\.citesGold).count) / Double(answered.count),
             generatorCitationAccuracy: accuracies.isEmpty ? nil : mean(accuracies),
             latencyP50: percentile(results.map(\.seconds), 0.5), latencyP90: percentile(results.map(\.seconds), 0.9),
-            latencyP99: percentile(results.map(\.seconds), 0.99), firstTokenP50: firstTokens.isEmpty ? nil : percentile(firstTokens, 0.5),
+            latencyP99: percentile(results.map(\.seconds), 0.99),
+            answeredLatencyP50: percentile(answeredSeconds, 0.5), answeredLatencyP90: percentile(answeredSeconds, 0.9),
+            initialRejected: rejected.count,
+            rescueRate: rejected.isEmpty ? 0 : Double(rescues.reduce(0) { $0 + $1.rescued }) / Double(rejected.count),
+            rescues: rescues, firstTokenP50: firstTokens.isEmpty ? nil : percentile(firstTokens, 0.5),
             calibratedThreshold: threshold, calibratedBalancedAccuracy: balanced, seconds: seconds, perQuestion: results)
     }
 }

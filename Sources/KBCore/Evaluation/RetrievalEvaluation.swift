@@ -68,6 +68,7 @@ public struct RetrievalMetrics: Sendable, Codable {
     public struct PerQuery: Sendable, Codable {
         public var id: String
         public var ndcg10: Double
+        public var recall5: Double
         public var recall10: Double
         public var recall100: Double
         public var mrr10: Double
@@ -75,7 +76,7 @@ public struct RetrievalMetrics: Sendable, Codable {
         public var retrieved: [String]
         enum CodingKeys: String, CodingKey {
             case id, retrieved
-            case ndcg10 = "ndcg@10", recall10 = "recall@10", recall100 = "recall@100", mrr10 = "mrr@10"
+            case ndcg10 = "ndcg@10", recall5 = "recall@5", recall10 = "recall@10", recall100 = "recall@100", mrr10 = "mrr@10"
         }
     }
     public var mode: String
@@ -84,6 +85,7 @@ public struct RetrievalMetrics: Sendable, Codable {
     public var fusion: String?
     public var queries: Int
     public var ndcg10: Double
+    public var recall5: Double
     public var recall10: Double
     public var recall100: Double
     public var mrr10: Double
@@ -92,7 +94,8 @@ public struct RetrievalMetrics: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case mode, model, fusion, queries, seconds
-        case ndcg10 = "ndcg@10", recall10 = "recall@10", recall100 = "recall@100", mrr10 = "mrr@10", perQuery = "per_query"
+        case ndcg10 = "ndcg@10", recall5 = "recall@5", recall10 = "recall@10", recall100 = "recall@100", mrr10 = "mrr@10"
+        case perQuery = "per_query"
     }
 
     /// Scores one ranking against its judgements.
@@ -109,7 +112,7 @@ public struct RetrievalMetrics: Sendable, Codable {
             relevant.isEmpty ? 0 : Double(Set(ranking.prefix(k)).intersection(relevant).count) / Double(relevant.count)
         }
         let firstRelevant = ranking.prefix(10).firstIndex { relevant.contains($0) }
-        return PerQuery(id: id, ndcg10: ideal > 0 ? dcg / ideal : 0, recall10: recall(10), recall100: recall(100),
+        return PerQuery(id: id, ndcg10: ideal > 0 ? dcg / ideal : 0, recall5: recall(5), recall10: recall(10), recall100: recall(100),
                         mrr10: firstRelevant.map { 1 / Double($0 + 1) } ?? 0, retrieved: Array(ranking.prefix(10)))
     }
 }
@@ -206,7 +209,7 @@ extension KnowledgeBase {
         func mean(_ value: (RetrievalMetrics.PerQuery) -> Double) -> Double { perQuery.map(value).reduce(0, +) / count }
         return RetrievalMetrics(mode: mode.rawValue, model: mode == .keyword ? nil : try await searchModel(),
                                 fusion: mode == .hybrid ? configuration.fusion.name : nil, queries: perQuery.count,
-                                ndcg10: mean(\.ndcg10), recall10: mean(\.recall10), recall100: mean(\.recall100), mrr10: mean(\.mrr10),
+                                ndcg10: mean(\.ndcg10), recall5: mean(\.recall5), recall10: mean(\.recall10), recall100: mean(\.recall100), mrr10: mean(\.mrr10),
                                 seconds: Date().timeIntervalSince(started), perQuery: perQuery)
     }
 }

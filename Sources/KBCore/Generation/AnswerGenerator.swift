@@ -7,14 +7,27 @@ public struct GenerationRequest: Sendable {
     public var termWeights: [String: Double]
     /// Sampling settings for generators that sample.
     public var sampling: SamplingOptions
+    /// How the prompt asks for the answer (a repair asks differently, see ``RepairStage``).
+    public var style: PromptStyle
 
     public init(question: AnalyzedQuery, passages: [RetrievedPassage], termWeights: [String: Double],
-                sampling: SamplingOptions = SamplingOptions()) {
+                sampling: SamplingOptions = SamplingOptions(), style: PromptStyle = .standard) {
         self.question = question
         self.passages = passages
         self.termWeights = termWeights
         self.sampling = sampling
+        self.style = style
     }
+}
+
+/// The ways kb's prompt can ask for an answer.
+public enum PromptStyle: String, Sendable, Equatable, Codable {
+    /// The rules and every passage that fits: one to three sentences with `[n]` citations.
+    case standard
+    /// One short sentence from few passages (small models answer better from one passage than from five).
+    case focused
+    /// The passage's answering sentence quoted word for word, with its `[n]`.
+    case quote
 }
 
 /// A generated answer before kb checks it and assembles citations.

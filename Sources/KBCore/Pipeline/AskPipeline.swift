@@ -23,6 +23,10 @@ public struct AskState: Sendable {
     /// Set by the stage that decides kb abstains; the content stages after it are skipped.
     public var abstainReason: String?
     public var warnings: [String] = []
+    /// The first generation and the repairs after it (``RepairStage``).
+    public var attempts: [AnswerAttempt] = []
+    /// True once streamed text was withdrawn (``AskContext/onReplaced``).
+    public var replaced = false
     public var timings = AnswerTimings()
     /// The answer, once assembled (the save stage stores it).
     public var answer: Answer?
@@ -64,6 +68,8 @@ public struct AskContext: Sendable {
     public let knowledgeBase: KnowledgeBase
     public let generator: GeneratorChoice
     public let onText: @Sendable (String) -> Void
+    /// Called when the text streamed so far is withdrawn, with the reason; the replacement streams after it.
+    public let onReplaced: @Sendable (String) -> Void
     let clock: Stopwatch
     /// Seconds since the question arrived.
     public var elapsed: Double { clock.seconds }
@@ -84,7 +90,7 @@ extension AskStage {
 }
 
 /// The stages of `ask`, in order, each timed: understand → rewrite → retrieve → rerank → gate → generate → assess →
-/// assemble → save.
+/// repair → assemble → save.
 public struct AskPipeline: Sendable {
     public var stages: [any AskStage]
 
@@ -92,7 +98,7 @@ public struct AskPipeline: Sendable {
 
     public static let standard = AskPipeline(stages: [
         UnderstandStage(), RewriteStage(), RetrieveStage(), RerankStage(), GateStage(), GenerateStage(), AssessStage(),
-        AssembleStage(), SaveStage(),
+        RepairStage(), AssembleStage(), SaveStage(),
     ])
 
     /// Inserts `stage` before the stage named `name` (at the end when there is none).
@@ -248,6 +254,15 @@ struct AssessStage: AskStage {
     func run(_ state: inout AskState, _ context: AskContext) async throws(KBError) {
         guard let question = state.standalone, let generated = state.generated else { return }
         let started = context.clock.seconds
+        let assessment = try await Self.assess(generated, question: question, state: state, context: context)
+        state.assessment = assessment
+        state.timings.assessment = context.clock.seconds - started
+        if let reason = assessment.abstainReason { state.abstainReason = reason }
+    }
+
+    /// The configured assessor's verdict on `generated`, written for `question` from the state's passages.
+    static func assess(_ generated: GeneratedAnswer, question: AnalyzedQuery, state: AskState,
+                       context: AskContext) async throws(KBError) -> Assessment {
         let kb = context.knowledgeBase
         // The model whose vectors the knowledge base holds gives the semantic half of the check, when it loads.
         var model = state.retrieval.vectorModel
@@ -258,18 +273,17 @@ struct AssessStage: AskStage {
             let shown = state.passages.prefix(max(0, generated.passagesShown)).map(\.passage.chunkID)
             passageVectors = (try? await kb.store.storedVectors(model: model, chunkIDs: Array(shown))) ?? [:]
         }
-        let questionVector = state.retrieval.vectorModel == model ? state.retrieval.queryVector : nil
+        // The query vector from retrieval is the question's only when the question is the one searched with.
+        let questionVector = state.retrieval.vectorModel == model && question.normalized == state.standalone?.normalized
+            ? state.retrieval.queryVector : nil
         let assessor = try kb.registry.makeAssessor(kb.configuration.pipeline.assessor,
                                                     AssessorContext(embedder: embedder, passageVectors: passageVectors,
                                                                     questionVector: questionVector))
         let passages = state.passages, confidence = state.confidence.confidence
-        let assessment = try await BlockingPool.shared.run { () throws(KBError) -> Assessment in
+        return try await BlockingPool.shared.run { () throws(KBError) -> Assessment in
             try assessor.assess(answer: generated.text, question: question, passages: passages, passagesShown: generated.passagesShown,
                                 retrievalConfidence: confidence, generatorAbstained: generated.abstained)
         }
-        state.assessment = assessment
-        state.timings.assessment = context.clock.seconds - started
-        if let reason = assessment.abstainReason { state.abstainReason = reason }
     }
 }
 
@@ -290,7 +304,7 @@ struct AssembleStage: AskStage {
         var answer: Answer
         if let reason = state.abstainReason {
             let text = ExtractiveGenerator.notFound(language: question.language)
-            if state.generated == nil { context.onText(text) }
+            if state.generated == nil || state.replaced { context.onText(text) }
             var quality = state.assessment?.quality ?? QualityScores(groundedness: 0, citationAccuracy: nil,
                                                                       retrievalConfidence: CitationVerifier.round(signals.confidence), relevance: 0)
             quality.keywordCoverage = CitationVerifier.round(signals.keywordCoverage)
@@ -327,6 +341,8 @@ struct AssembleStage: AskStage {
         }
         answer.question = asked.normalized
         answer.standaloneQuestion = question.normalized
+        answer.attempts = state.attempts
+        answer.replaced = state.replaced
         state.answer = answer
     }
 }

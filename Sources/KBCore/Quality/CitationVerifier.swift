@@ -116,10 +116,52 @@ public struct CitationVerifier: AnswerAssessor {
             reason = "Retrieval confidence \(Self.round(retrievalConfidence)) is below \(RetrievalConfidence.threshold)."
         } else if scoredSentences.isEmpty {
             reason = "The answer says nothing the question does not already say."
+        } else if let mismatch = Self.languageMismatch(answer: assessed.map(\.text).joined(separator: " "), question: question) {
+            reason = mismatch
         } else if groundedness < minimumGroundedness {
             reason = "Only \(scoredSentences.filter(\.supported).count) of \(scoredSentences.count) answer sentences are supported by the passages."
+        } else if Self.asksForNumber(question), !scoredSentences.filter(\.supported).contains(where: { Self.hasNumber($0.text) }) {
+            reason = "The question asks for a number or a year and the answer gives none."
         }
         return Assessment(sentences: assessed, quality: quality, text: Self.render(assessed), abstainReason: reason)
+    }
+
+    /// Why an answer in the wrong language is rejected, or nil: a Chinese question answered without a Chinese
+    /// character (beyond a short name), an English one answered in Chinese.
+    static func languageMismatch(answer: String, question: AnalyzedQuery) -> String? {
+        let detected = Script.detectLanguage(answer)
+        switch question.language {
+        case "zh" where detected == "en" && !answer.unicodeScalars.contains(where: { Script.isHan($0.value) })
+            && answer.split(whereSeparator: \.isWhitespace).count > 3:
+            return "The answer is in English; the question was asked in Chinese."
+        case "en" where detected == "zh":
+            return "The answer is in Chinese; the question was asked in English."
+        default:
+            return nil
+        }
+    }
+
+    private static let numberQuestion = try! NSRegularExpression(
+        pattern: #"\b(how (many|much|old)|what (percentage|proportion|fraction|number|year)|which year|in what year)\b|多少|几[个年次名位种月天岁倍]|哪一?年|何年|百分之几"#,
+        options: [.caseInsensitive])
+
+    /// True when the question asks for a quantity or a year.
+    static func asksForNumber(_ question: AnalyzedQuery) -> Bool {
+        let text = question.normalized
+        return numberQuestion.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    /// A Chinese numeral next to another numeral or a counter (一九六二, 三年, 第五): not the 一 of 一般 or 统一.
+    private static let chineseNumber = try! NSRegularExpression(
+        pattern: #"[零〇一二三四五六七八九十百千万亿两][零〇一二三四五六七八九十百千万亿两年月日号个次名位人元岁倍种条座层米吨成%％]|第[零〇一二三四五六七八九十百千]"#)
+
+    /// True when `text` holds a number: digits, a Chinese numeral, or an English number word.
+    static func hasNumber(_ text: String) -> Bool {
+        if text.contains(where: { $0.isASCII && $0.isNumber || ("０"..."９").contains($0) }) { return true }
+        if chineseNumber.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil { return true }
+        let words: Set<String> = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                                  "twenty", "thirty", "hundred", "thousand", "million", "billion", "half", "once", "twice", "dozen", "several"]
+        return text.lowercased().split(whereSeparator: { !$0.isLetter }).contains { words.contains(String($0)) }
     }
 
     /// Relevance: the question's content terms found in the answer and its cited passages, averaged with the

@@ -56,11 +56,15 @@ public enum Fusion: Sendable, Equatable {
     case reciprocalRank(k: Double)
     /// A convex combination of min-max-normalised scores: α · keyword + (1 − α) · vector.
     case score(keywordShare: Double)
+    /// Reciprocal-rank fusion whose keyword weight follows, per query, how much of the question the best keyword
+    /// hit covers: 1 from 60 % of the weighted terms up, falling linearly to 0 at 20 % (a keyword side that
+    /// matches only a question's common words, as for a question in the other language, stops dragging the ranking).
+    case adaptive(k: Double)
 
     /// kb's default, chosen on SciFact and CMRC (README, "Retrieval quality").
     public static let `default` = Fusion.reciprocalRank(k: 20)
 
-    /// Parses `rrf`, `rrf:K`, `score` or `score:ALPHA`.
+    /// Parses `rrf`, `rrf:K`, `score`, `score:ALPHA`, `adaptive` or `adaptive:K`.
     public init?(_ text: String) {
         let parts = text.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
         let value = parts.count > 1 ? Double(parts[1]) : nil
@@ -72,6 +76,9 @@ public enum Fusion: Sendable, Equatable {
         case "score":
             guard (0...1).contains(value ?? 0.5) else { return nil }
             self = .score(keywordShare: value ?? 0.5)
+        case "adaptive":
+            guard (value ?? 20) >= 0, (value ?? 20) <= 100_000 else { return nil }
+            self = .adaptive(k: value ?? 20)
         default: return nil
         }
     }
@@ -80,13 +87,14 @@ public enum Fusion: Sendable, Equatable {
         switch self {
         case .reciprocalRank(let k): return k == k.rounded() ? "rrf:\(Int(k))" : "rrf:\(k)"
         case .score(let alpha): return "score:\(alpha)"
+        case .adaptive(let k): return k == 20 ? "adaptive" : k == k.rounded() ? "adaptive:\(Int(k))" : "adaptive:\(k)"
         }
     }
 
     /// The keyword list's share (RRF adds both sides in full: 0.5 each, doubled below).
     var keywordShare: Double {
         switch self {
-        case .reciprocalRank: return 0.5
+        case .reciprocalRank, .adaptive: return 0.5
         case .score(let alpha): return alpha
         }
     }
@@ -94,7 +102,7 @@ public enum Fusion: Sendable, Equatable {
     /// Each list entry's contribution before weighting, best first.
     func contributions(_ scores: [Double]) -> [Double] {
         switch self {
-        case .reciprocalRank(let k):
+        case .reciprocalRank(let k), .adaptive(let k):
             return scores.indices.map { 2 / (k + Double($0 + 1)) }
         case .score:
             guard let high = scores.max(), let low = scores.min() else { return [] }
@@ -191,7 +199,8 @@ public struct HybridRetriever: Retriever {
         return Fused(ranked: ranked, explanations: explanations)
     }
 
-    /// 1 normally; 0 when the keyword side is blind; 0.5 when its best hit matches little of the query.
+    /// 1 normally; 0 when the keyword side is blind; 0.5 when its best hit matches little of the query (with
+    /// ``Fusion/adaptive(k:)``, a weight that follows the best hit's coverage continuously).
     func keywordWeight(_ query: AnalyzedQuery, hits: [ScoredChunk], best: Passage?) async throws(KBError) -> Double {
         if hits.isEmpty || Self.keywordBlindScript(query.normalized) { return 0 }
         let weights = try await TermWeights.compute(query, index: keyword.index)
@@ -199,6 +208,7 @@ public struct HybridRetriever: Retriever {
         guard total > 0, let best else { return 1 }
         let matched = Set(TermMatcher(query).matchedTerms(in: best.heading + "\n" + best.text))
         let covered = weights.filter { matched.contains($0.key) }.values.reduce(0, +)
+        if case .adaptive = fusion { return min(1, max(0, (covered / total - 0.2) / 0.4)) }
         return covered / total < 1.0 / 3 ? 0.5 : 1
     }
 

@@ -103,10 +103,14 @@ struct TermMatcher {
             let scalar = scalars[i]
             if Script.isCJK(scalar.value) {
                 if wantsCJK {
-                    if unigramScalars.contains(scalar.value) { add(i..<(i + 1), String(Character(scalar))) }
-                    if i + 1 < n, Script.isCJK(scalars[i + 1].value),
-                       bigramPairs.contains(UInt64(scalar.value) << 32 | UInt64(scalars[i + 1].value)) {
-                        add(i..<(i + 2), String(Character(scalar)) + String(Character(scalars[i + 1])))
+                    // Compared folded (simplified), as the analysis indexes them; the term is reported folded too.
+                    let value = ChineseVariants.fold(scalar.value)
+                    if unigramScalars.contains(value) { add(i..<(i + 1), String(Character(ChineseVariants.fold(scalar)))) }
+                    if i + 1 < n, Script.isCJK(scalars[i + 1].value) {
+                        let next = ChineseVariants.fold(scalars[i + 1].value)
+                        if bigramPairs.contains(UInt64(value) << 32 | UInt64(next)) {
+                            add(i..<(i + 2), String(Character(ChineseVariants.fold(scalar))) + String(Character(ChineseVariants.fold(scalars[i + 1]))))
+                        }
                     }
                 }
                 i += 1

@@ -64,34 +64,36 @@ public final class KnowledgeService: Sendable {
 
     // MARK: Answers
 
-    /// Answers a question; the answer's text goes to `onText` as it is written. Waits for a generator slot and
+    /// Answers a question; the answer's text goes to `onText` as it is written, and `onReplaced` says (with the
+    /// reason) when the text so far is withdrawn, before its replacement streams. Waits for a generator slot and
     /// throws ``KBError/Code/busy`` when too many answers are already waiting.
     ///
     /// - Parameter reserved: the caller already holds a slot (``GenerationLimiter/acquire()``: a streaming front end
     ///   takes it before it starts its response, so that a full queue is a plain refusal); it is released here.
     public func ask(_ request: AskRequest, caller: Caller, reserved: Bool = false,
-                    onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
-        try await answer(reserved: reserved) { [knowledgeBase] onText throws(KBError) in
+                    onText: @escaping @Sendable (String) -> Void = { _ in },
+                    onReplaced: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+        try await answer(reserved: reserved) { [knowledgeBase] () throws(KBError) in
             try await knowledgeBase.ask(request.question, passages: request.k, mode: request.mode, conversation: request.conversationID,
-                                        caller: caller, onText: onText)
-        } onText: { onText($0) }
+                                        caller: caller, onText: onText, onReplaced: onReplaced)
+        }
     }
 
     /// Answers a chat (the OpenAI-compatible request): the last user message, in the context of the earlier turns.
     public func chat(_ request: ChatCompletionRequest, caller: Caller, reserved: Bool = false,
-                     onText: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
+                     onText: @escaping @Sendable (String) -> Void = { _ in },
+                     onReplaced: @escaping @Sendable (String) -> Void = { _ in }) async throws(KBError) -> Answer {
         let (question, prior) = try request.conversation()
-        return try await answer(reserved: reserved) { [knowledgeBase] onText throws(KBError) in
-            try await knowledgeBase.ask(question, priorTurns: prior, caller: caller, onText: onText)
-        } onText: { onText($0) }
+        return try await answer(reserved: reserved) { [knowledgeBase] () throws(KBError) in
+            try await knowledgeBase.ask(question, priorTurns: prior, caller: caller, onText: onText, onReplaced: onReplaced)
+        }
     }
 
     /// Runs a generation within the generator's limits.
-    func answer(reserved: Bool, _ body: @Sendable (@escaping @Sendable (String) -> Void) async throws(KBError) -> Answer,
-                onText: @escaping @Sendable (String) -> Void) async throws(KBError) -> Answer {
+    func answer(reserved: Bool, _ body: @Sendable () async throws(KBError) -> Answer) async throws(KBError) -> Answer {
         if !reserved { try await generation.acquire() }
         defer { Task { [generation] in await generation.release() } }
-        return try await body(onText)
+        return try await body()
     }
 
     public func rate(_ request: FeedbackRequest, caller: Caller) async throws(KBError) -> FeedbackReceipt {

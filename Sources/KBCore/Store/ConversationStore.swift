@@ -34,9 +34,12 @@ public struct AnswerRecord: Sendable, Equatable, Codable {
     public var passages: [Source]
     public var quality: QualityScores
     public var createdAt: Double
+    /// How the answer was reached: the first try and any repairs, in order (the one kept has no `rejected`).
+    /// Empty for answers kept before kb stored attempts.
+    public var attempts: [AnswerAttempt] = []
 
     enum CodingKeys: String, CodingKey {
-        case id, turn, question, language, answer, abstained, generator, model, citations, passages, quality
+        case id, turn, question, language, answer, abstained, generator, model, citations, passages, quality, attempts
         case conversationID = "conversation_id", standaloneQuestion = "standalone_question", createdAt = "created_at"
     }
 }
@@ -146,7 +149,7 @@ extension SQLiteStore: ConversationStore {
 
     @discardableResult
     public func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int {
-        let (citations, passages, quality) = answer.jsonColumns
+        let (citations, passages, quality, attempts) = answer.jsonColumns
         return try await write { connection throws(KBError) -> Int in
             try connection.transaction { () throws(KBError) -> Int in
                 guard try connection.scalar("SELECT count(*) FROM conversations WHERE id = ?", [answer.conversationID]).int == 1 else {
@@ -155,11 +158,11 @@ extension SQLiteStore: ConversationStore {
                 let turn = (try connection.scalar("SELECT max(turn) FROM answers WHERE conversation_id = ?", [answer.conversationID]).int ?? 0) + 1
                 try connection.query("""
                     INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
-                                         generator, model, citations, passages, quality, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         generator, model, citations, passages, quality, created_at, attempts)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [answer.id, answer.conversationID, turn, answer.question, answer.standaloneQuestion, answer.language,
                           answer.answer, answer.abstained ? 1 : 0, answer.generator, answer.model, citations,
-                          passages, quality, answer.createdAt])
+                          passages, quality, answer.createdAt, attempts])
                 try connection.query("UPDATE conversations SET updated_at = ? WHERE id = ?", [answer.createdAt, answer.conversationID])
                 return turn
             }
@@ -204,7 +207,7 @@ extension SQLiteStore: ConversationStore {
 
     static let answerColumns = """
         SELECT id, conversation_id, turn, question, standalone_question, language, answer, abstained, generator, model,
-               citations, passages, quality, created_at FROM answers
+               citations, passages, quality, created_at, attempts FROM answers
         """
 
     static func answer(_ row: SQLRow) -> AnswerRecord {
@@ -218,7 +221,7 @@ extension SQLiteStore: ConversationStore {
             generator: row.string(8), model: row.optionalString(9),
             citations: decode([AnswerRecord.Source].self, row.string(10), []), passages: decode([AnswerRecord.Source].self, row.string(11), []),
             quality: decode(QualityScores.self, row.string(12), QualityScores(groundedness: 0, citationAccuracy: nil, retrievalConfidence: 0, relevance: 0)),
-            createdAt: row.double(13))
+            createdAt: row.double(13), attempts: decode([AnswerAttempt].self, row.string(14), []))
     }
 }
 
@@ -228,12 +231,34 @@ func randomHex(_ count: Int) -> String {
 }
 
 extension AnswerRecord {
-    /// The citations, passages and quality scores as the JSON the stores keep (keys sorted).
-    var jsonColumns: (citations: String, passages: String, quality: String) {
+    /// The citations, passages, quality scores and attempts as the JSON the stores keep (keys sorted).
+    var jsonColumns: (citations: String, passages: String, quality: String, attempts: String) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func json<T: Encodable>(_ value: T) -> String { (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
-        return (json(citations), json(passages), json(quality))
+        return (json(citations), json(passages), json(quality), json(attempts))
+    }
+
+    /// Decodes a record; one written by an older kb (no `attempts` key) has no attempts. In an extension, so the
+    /// memberwise initializer stays.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            conversationID: try container.decode(String.self, forKey: .conversationID),
+            turn: try container.decode(Int.self, forKey: .turn),
+            question: try container.decode(String.self, forKey: .question),
+            standaloneQuestion: try container.decode(String.self, forKey: .standaloneQuestion),
+            language: try container.decode(String.self, forKey: .language),
+            answer: try container.decode(String.self, forKey: .answer),
+            abstained: try container.decode(Bool.self, forKey: .abstained),
+            generator: try container.decode(String.self, forKey: .generator),
+            model: try container.decodeIfPresent(String.self, forKey: .model),
+            citations: try container.decode([Source].self, forKey: .citations),
+            passages: try container.decode([Source].self, forKey: .passages),
+            quality: try container.decode(QualityScores.self, forKey: .quality),
+            createdAt: try container.decode(Double.self, forKey: .createdAt),
+            attempts: try container.decodeIfPresent([AnswerAttempt].self, forKey: .attempts) ?? [])
     }
 
     /// The record kept for an answer.
@@ -250,6 +275,6 @@ extension AnswerRecord {
                 Source(rank: $0.rank, path: $0.path, chunkID: $0.chunkID, heading: $0.heading, startLine: $0.startLine,
                        endLine: $0.endLine, page: $0.page, score: $0.score, supported: nil, locator: $0.locator)
             },
-            quality: answer.quality, createdAt: Date().timeIntervalSince1970)
+            quality: answer.quality, createdAt: Date().timeIntervalSince1970, attempts: answer.attempts)
     }
 }

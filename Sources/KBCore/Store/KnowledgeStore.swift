@@ -8,7 +8,12 @@ public struct PreparedChunk: Sendable {
 
     public init(_ draft: ChunkDraft) {
         self.draft = draft
-        terms = TextAnalyzer.indexTerms(draft.heading.isEmpty ? draft.text : draft.heading + "\n" + draft.text)
+        terms = Self.terms(heading: draft.heading, text: draft.text)
+    }
+
+    /// A chunk's keyword terms: its heading path and text, analysed.
+    static func terms(heading: String, text: String) -> IndexTerms {
+        TextAnalyzer.indexTerms(heading.isEmpty ? text : heading + "\n" + text)
     }
 }
 

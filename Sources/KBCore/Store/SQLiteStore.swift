@@ -81,9 +81,28 @@ public final class SQLiteStore: KnowledgeStore, @unchecked Sendable {
                 // Another process may have applied it while this one waited for the write lock.
                 guard (try connection.scalar("PRAGMA user_version").int ?? 0) < migration.version else { return }
                 try connection.execute(migration.sql)
+                if migration.version == 7 { try Self.refoldChineseVariants(connection) }
                 try connection.execute("PRAGMA application_id = \(Self.applicationID)")
                 try connection.execute("PRAGMA user_version = \(migration.version)")
             }
+        }
+    }
+
+    /// Migration 7's data step: the keyword terms of every chunk holding traditional Chinese are analysed again,
+    /// now folded to simplified (``ChineseVariants``), so that a database indexed before finds them from either script.
+    static func refoldChineseVariants(_ connection: SQLiteConnection) throws(KBError) {
+        var refolded: [(id: Int, terms: IndexTerms)] = []
+        try connection.forEachRow("SELECT id, heading, text FROM chunks") { row in
+            let heading = row.string(1), text = row.string(2)
+            guard ChineseVariants.containsTraditional(heading) || ChineseVariants.containsTraditional(text) else { return }
+            refolded.append((row.int(0), PreparedChunk.terms(heading: heading, text: text)))
+        }
+        for chunk in refolded {
+            try connection.query("UPDATE chunks_fts SET words = ?, cjk1 = ?, cjk2 = ? WHERE rowid = ?",
+                                 [chunk.terms.words.joined(separator: " "), chunk.terms.cjk1.joined(separator: " "),
+                                  chunk.terms.cjk2.joined(separator: " "), chunk.id])
+            // Logged like any change, so a process that already holds the keyword index picks it up.
+            try connection.query("INSERT INTO index_changes (chunk_id, model, change) VALUES (?, NULL, 0), (?, NULL, 1)", [chunk.id, chunk.id])
         }
     }
 

@@ -77,14 +77,14 @@ extension SQLiteStore: StoreTransfer {
                 try connection.query("INSERT INTO conversations (id, title, created_at, updated_at, user_name) VALUES (?, ?, ?, ?, ?)",
                                      [conversation.id, conversation.title, conversation.createdAt, conversation.updatedAt, conversation.user])
                 for answer in conversation.turns {
-                    let (citations, passages, quality) = answer.jsonColumns
+                    let (citations, passages, quality, attempts) = answer.jsonColumns
                     try connection.query("""
                         INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
-                                             generator, model, citations, passages, quality, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                             generator, model, citations, passages, quality, created_at, attempts)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, [answer.id, conversation.id, answer.turn, answer.question, answer.standaloneQuestion, answer.language,
                               answer.answer, answer.abstained ? 1 : 0, answer.generator, answer.model, citations, passages, quality,
-                              answer.createdAt])
+                              answer.createdAt, attempts])
                 }
             }
         }

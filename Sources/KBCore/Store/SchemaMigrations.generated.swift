@@ -186,5 +186,19 @@ CREATE INDEX conversations_user ON conversations (user_name, updated_at);
 ALTER TABLE chunks ADD COLUMN locator TEXT;
 ALTER TABLE chunks ADD COLUMN ocr_confidence REAL;
 """#),
+        (6, "0006_attempts.sql", #"""
+-- Migration 6: the attempts behind each stored answer. When the first answer fails its check, kb repairs it
+-- (best passage, quoting, restating the question, extractive), so `attempts` keeps every try in order as JSON:
+-- [{"strategy","passages","question","text","rejected","groundedness","relevance","seconds"}], `rejected`
+-- null for the attempt kept. Answers saved before this migration have none ('[]').
+ALTER TABLE answers ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]';
+"""#),
+        (7, "0007_chinese_variants.sql", #"""
+-- Migration 7: simplified and traditional Chinese match each other in keyword search. kb now folds every
+-- traditional character to its simplified form when it analyses text (documents and queries alike). No table
+-- changes: when kb applies this version it analyses again, in Swift, the keyword terms (chunks_fts) of every
+-- chunk that holds a traditional character, in the same transaction.
+SELECT 1;
+"""#),
     ]
 }

@@ -17,8 +17,9 @@ struct TextToken: Equatable {
 
 /// Turns text into the terms kb indexes and searches with.
 ///
-/// Space-delimited scripts become folded, Porter-stemmed words. CJK runs become characters,
-/// indexed as unigrams and overlapping bigrams (see README, "Keyword search for Chinese").
+/// Space-delimited scripts become folded, Porter-stemmed words. CJK runs become characters, traditional ones
+/// folded to simplified (``ChineseVariants``), indexed as unigrams and overlapping bigrams (see README, "Keyword
+/// search for Chinese").
 /// The same analysis runs on documents and queries, so both sides always agree.
 public enum TextAnalyzer {
     /// Splits text into tokens. Offsets count Unicode scalars.
@@ -34,7 +35,7 @@ public enum TextAnalyzer {
         while i < n {
             let scalar = scalars[i]
             if Script.isCJK(scalar.value) {
-                tokens.append(TextToken(kind: .cjk, term: String(Character(scalar)), range: i..<(i + 1)))
+                tokens.append(TextToken(kind: .cjk, term: String(Character(ChineseVariants.fold(scalar))), range: i..<(i + 1)))
                 i += 1
             } else if Script.isWordCharacter(scalar) {
                 let start = i

@@ -17,6 +17,8 @@ const TEXT = {
     keywordRank: "keyword #", vectorRank: "vector #", matched: "matched", support: "support",
     helpful: "Helpful", notHelpful: "Not helpful", comment: "Comment (optional)", sendRating: "Send rating",
     thanks: "Thanks — rating saved.", changed: "kb checked and changed the model's answer.", replaced: "The streamed text was replaced by the checked answer.",
+    withdrawn: "kb withdrew the text so far:", repaired: "kb rejected the model's first answer and repaired it:", quoted: "Quoted from the passages (the model's answers did not pass kb's check).",
+    attempts: "Attempts", kept: "kept", rejected: "rejected",
     searchPlaceholder: "Search your documents…", mode: "Mode", auto: "auto", hybrid: "hybrid", keyword: "keyword", vector: "vector",
     noResults: "No passages match.", results: "results", seconds: "s",
     allFolders: "All folders", allFormats: "All formats", failed: "Files that could not be ingested", chunks: "chunks",
@@ -39,6 +41,8 @@ const TEXT = {
     keywordRank: "关键词第 ", vectorRank: "向量第 ", matched: "匹配", support: "依据",
     helpful: "有帮助", notHelpful: "没帮助", comment: "评论（可选）", sendRating: "提交评价",
     thanks: "谢谢，评价已保存。", changed: "kb 检查并修改了模型的回答。", replaced: "流式输出的文字已被检查后的回答替换。",
+    withdrawn: "kb 撤回了已输出的文字：", repaired: "kb 否决了模型的第一个回答并进行了修复：", quoted: "直接引用段落原文（模型的回答未通过 kb 的检查）。",
+    attempts: "尝试", kept: "采用", rejected: "否决",
     searchPlaceholder: "搜索你的文档……", mode: "模式", auto: "自动", hybrid: "混合", keyword: "关键词", vector: "向量",
     noResults: "没有匹配的段落。", results: "条结果", seconds: "秒",
     allFolders: "全部文件夹", allFormats: "全部格式", failed: "未能导入的文件", chunks: "块",
@@ -322,6 +326,11 @@ function explanation(answer) {
     h("h4", {}, t("why")),
     h("ol", {}, (answer.passages || []).map((hit) => h("li", {},
       documentLink(hit.document_id, hit), " ", whyLine(hit)))),
+    (answer.attempts || []).length > 1 ? h("h4", {}, t("attempts")) : null,
+    (answer.attempts || []).length > 1 ? h("ol", {}, answer.attempts.map((attempt) => h("li", { class: attempt.rejected ? "bad" : "ok" },
+      `${attempt.strategy} · ${(attempt.passages || []).map((n) => `[${n}]`).join("")} · ${number(attempt.seconds)} ${t("seconds")} · `,
+      attempt.rejected ? `${t("rejected")}: ${attempt.rejected}` : t("kept"),
+      h("div", { class: "muted" }, attempt.text)))) : null,
     h("h4", {}, t("sentences")),
     h("ol", {}, (answer.sentences || []).map((sentence) => h("li", { class: sentence.supported ? "ok" : "bad" },
       sentence.text, " ",
@@ -376,7 +385,13 @@ function renderAnswer(answer, card) {
   }
   // Say in one line what kb changed: a withheld answer replaces what streamed; a corrected one differs in words.
   const words = (text) => (text || "").replace(/\[\d+\]/g, "").replace(/[\s\p{P}]+/gu, " ").trim();
-  if (answer.abstained && streamed.trim()) card.appendChild(h("p", { class: "note replaced" }, t("replaced")));
+  const withdrawn = $(".note.withdrawn", card);
+  if (withdrawn) withdrawn.remove();
+  const attempts = answer.attempts || [];
+  const kept = attempts.length > 1 && !answer.abstained ? attempts[attempts.length - 1] : null;
+  if (kept && kept.strategy === "extractive") card.appendChild(h("p", { class: "note replaced" }, t("quoted")));
+  else if (kept) card.appendChild(h("p", { class: "note replaced" }, `${t("repaired")} ${attempts[0].rejected || ""} → ${kept.strategy}`));
+  else if (answer.abstained && (streamed.trim() || answer.replaced)) card.appendChild(h("p", { class: "note replaced" }, t("replaced")));
   else if (!answer.abstained && answer.generated_text && words(answer.generated_text) !== words(answer.answer)) card.appendChild(h("p", { class: "note" }, t("changed")));
 
   const byChunk = new Map((answer.passages || []).map((hit) => [hit.chunk_id, hit]));
@@ -490,6 +505,11 @@ async function ask(question, conversationID, thread, input) {
           status.textContent = t("writing");
         }
         body.appendChild(document.createTextNode(data.text));
+      } else if (name === "replaced") {
+        // The text so far is withdrawn; its replacement streams next.
+        clear(body);
+        const note = $(".note.withdrawn", card) || card.insertBefore(h("p", { class: "note withdrawn" }), body.nextSibling);
+        note.textContent = `${t("withdrawn")} ${data.reason}`;
       } else if (name === "answer") {
         status.remove();
         renderAnswer(data, card);

@@ -143,6 +143,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                 for statement in statements(migration.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
+                if migration.version == 7 { try await Self.refoldChineseVariants(connection, logger: logger) }
                 try await connection.query("UPDATE kb_schema SET version = \(migration.version)", logger: logger)
             }
         }
@@ -406,9 +407,52 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
         }
     }
 
-    /// Deletes chunks and takes their terms out of the BM25 statistics (in the caller's transaction).
-    static func deleteChunks(_ ids: [Int], _ connection: PostgresConnection, logger: Logger) async throws {
+    /// Migration 7's data step: the keyword terms (tsvector, postings, statistics) of every chunk holding traditional
+    /// Chinese are analysed again, now folded to simplified (``ChineseVariants``).
+    static func refoldChineseVariants(_ connection: PostgresConnection, logger: Logger) async throws {
+        var ids: [Int] = [], vectors: [String] = [], counts: [Int] = []
+        let rows = try await connection.query("SELECT id, heading, text FROM chunks", logger: logger)
+        for try await (id, heading, text) in rows.decode((Int, String, String).self) {
+            guard ChineseVariants.containsTraditional(heading) || ChineseVariants.containsTraditional(text) else { continue }
+            let terms = PreparedChunk.terms(heading: heading, text: text)
+            ids.append(id)
+            vectors.append(tsvector(terms))
+            counts.append(terms.length)
+        }
         guard !ids.isEmpty else { return }
+        // The old terms out of the statistics, as for a deleted chunk.
+        try await subtractTermStatistics(ids, connection, logger: logger)
+        try await connection.query("""
+            UPDATE corpus_stats SET terms = terms - s.t FROM (SELECT coalesce(sum(term_count), 0) AS t FROM chunks WHERE id = ANY(\(ids)::bigint[])) s
+            """, logger: logger)
+        try await connection.query("DELETE FROM term_stats WHERE chunks <= 0", logger: logger)
+        try await connection.query("DELETE FROM postings WHERE chunk_id = ANY(\(ids)::bigint[])", logger: logger)
+        // The new terms in.
+        try await connection.query("""
+            UPDATE chunks c SET terms = u.terms::tsvector, term_count = u.term_count
+            FROM unnest(\(ids)::bigint[], \(vectors)::text[], \(counts)::int[]) AS u(id, terms, term_count) WHERE c.id = u.id
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO postings (field, term, chunk_id, tf, length)
+            SELECT CASE w WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END::smallint, u.lexeme, c.id, count(*), c.term_count
+            FROM chunks c, unnest(c.terms) u, unnest(u.weights) w WHERE c.id = ANY(\(ids)::bigint[])
+            GROUP BY 1, 2, 3, 5
+            """, logger: logger)
+        try await connection.query("""
+            INSERT INTO term_stats (field, term, chunks)
+            SELECT CASE w WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END::smallint, u.lexeme, count(DISTINCT c.id)
+            FROM chunks c, unnest(c.terms) u, unnest(u.weights) w WHERE c.id = ANY(\(ids)::bigint[])
+            GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (field, term) DO UPDATE SET chunks = term_stats.chunks + excluded.chunks
+            """, logger: logger)
+        try await connection.query("""
+            UPDATE corpus_stats SET terms = terms + s.t, version = version + 1
+            FROM (SELECT coalesce(sum(term_count), 0) AS t FROM chunks WHERE id = ANY(\(ids)::bigint[])) s
+            """, logger: logger)
+    }
+
+    /// Takes the terms of the chunks `ids` out of the per-term chunk counts (rows reaching 0 are left for the caller).
+    static func subtractTermStatistics(_ ids: [Int], _ connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("""
             UPDATE term_stats t SET chunks = t.chunks - g.n
             FROM (SELECT CASE w WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END::smallint AS field, lexeme, count(DISTINCT c.id) AS n
@@ -416,6 +460,12 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                   WHERE c.id = ANY(\(ids)::bigint[]) GROUP BY 1, 2 ORDER BY 1, 2) g
             WHERE t.field = g.field AND t.term = g.lexeme
             """, logger: logger)
+    }
+
+    /// Deletes chunks and takes their terms out of the BM25 statistics (in the caller's transaction).
+    static func deleteChunks(_ ids: [Int], _ connection: PostgresConnection, logger: Logger) async throws {
+        guard !ids.isEmpty else { return }
+        try await subtractTermStatistics(ids, connection, logger: logger)
         try await connection.query("""
             UPDATE corpus_stats SET chunks = chunks - s.n, terms = terms - s.t, version = version + 1
             FROM (SELECT count(*) AS n, coalesce(sum(term_count), 0) AS t FROM chunks WHERE id = ANY(\(ids)::bigint[])) s
@@ -953,7 +1003,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     static let answerColumns = """
         SELECT id, conversation_id, turn, question, standalone_question, language, answer, abstained, generator, model,
-               citations::text, passages::text, quality::text, created_at FROM answers
+               citations::text, passages::text, quality::text, created_at, attempts::text FROM answers
         """
 
     func answers(_ query: PostgresQuery) async throws -> [AnswerRecord] {
@@ -964,14 +1014,15 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
             (try? decoder.decode(type, from: Data(text.utf8))) ?? fallback
         }
         for try await row in rows {
-            let (id, conversation, turn, question, standalone, language, answer, abstained, generator, model, citations, passages, quality, created) =
-                try row.decode((String, String, Int, String, String, String, String, Bool, String, String?, String, String, String, Double).self)
+            let (id, conversation, turn, question, standalone, language, answer, abstained, generator, model, citations, passages, quality, created,
+                 attempts) = try row.decode((String, String, Int, String, String, String, String, Bool, String, String?, String, String, String, Double,
+                                             String).self)
             out.append(AnswerRecord(
                 id: id, conversationID: conversation, turn: turn, question: question, standaloneQuestion: standalone, language: language,
                 answer: answer, abstained: abstained, generator: generator, model: model,
                 citations: decode([AnswerRecord.Source].self, citations, []), passages: decode([AnswerRecord.Source].self, passages, []),
                 quality: decode(QualityScores.self, quality, QualityScores(groundedness: 0, citationAccuracy: nil, retrievalConfidence: 0, relevance: 0)),
-                createdAt: created))
+                createdAt: created, attempts: decode([AnswerAttempt].self, attempts, [])))
         }
         return out
     }
@@ -989,7 +1040,7 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
 
     @discardableResult
     public func saveAnswer(_ answer: AnswerRecord) async throws(KBError) -> Int {
-        let (citations, passages, quality) = answer.jsonColumns
+        let (citations, passages, quality, attempts) = answer.jsonColumns
         return try await run { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 // Turns of one conversation are numbered one at a time.
@@ -1001,10 +1052,10 @@ public final class PostgresStore: KnowledgeStore, @unchecked Sendable {
                     .collect().first?.decode(Int?.self) ?? 0) + 1
                 try await connection.query("""
                     INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
-                                         generator, model, citations, passages, quality, created_at)
+                                         generator, model, citations, passages, quality, created_at, attempts)
                     VALUES (\(answer.id), \(answer.conversationID), \(turn), \(answer.question), \(answer.standaloneQuestion), \(answer.language),
                             \(answer.answer), \(answer.abstained), \(answer.generator), \(answer.model), \(citations)::jsonb, \(passages)::jsonb,
-                            \(quality)::jsonb, \(answer.createdAt))
+                            \(quality)::jsonb, \(answer.createdAt), \(attempts)::jsonb)
                     """, logger: logger)
                 try await connection.query("UPDATE conversations SET updated_at = \(answer.createdAt) WHERE id = \(answer.conversationID)", logger: logger)
                 return turn

@@ -98,13 +98,13 @@ extension PostgresStore: StoreTransfer {
                     VALUES (\(conversation.id), \(conversation.title), \(conversation.createdAt), \(conversation.updatedAt), \(conversation.user))
                     """, logger: logger)
                 for answer in conversation.turns {
-                    let (citations, passages, quality) = answer.jsonColumns
+                    let (citations, passages, quality, attempts) = answer.jsonColumns
                     try await connection.query("""
                         INSERT INTO answers (id, conversation_id, turn, question, standalone_question, language, answer, abstained,
-                                             generator, model, citations, passages, quality, created_at)
+                                             generator, model, citations, passages, quality, created_at, attempts)
                         VALUES (\(answer.id), \(conversation.id), \(answer.turn), \(answer.question), \(answer.standaloneQuestion),
                                 \(answer.language), \(answer.answer), \(answer.abstained), \(answer.generator), \(answer.model),
-                                \(citations)::jsonb, \(passages)::jsonb, \(quality)::jsonb, \(answer.createdAt))
+                                \(citations)::jsonb, \(passages)::jsonb, \(quality)::jsonb, \(answer.createdAt), \(attempts)::jsonb)
                         """, logger: logger)
                 }
             }
