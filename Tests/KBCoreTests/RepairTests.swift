@@ -90,10 +90,22 @@ import KBTestSupport
         #expect(!stream.visible.contains("cheese"))
     }
 
+    @Test func byDefaultKbDoesNotFallBackToQuotingPassages() async throws {
+        let folder = Self.folder()
+        let model = ScriptedModel { _ in "The moon is made of green cheese [1]." }
+        let kb = try await Self.knowledgeBase(folder, model: model) { $0.repair.seconds = 600 }
+        let answer = try await kb.ask("When was the harbour dredged so that larger ships could dock?")
+        #expect(answer.abstained)
+        #expect(answer.attempts.map(\.strategy) == ["initial", "best-passage", "quote"], "restated does not apply: one language")
+    }
+
     @Test func theExtractiveAnswerIsTheLastResortAndIsLabelled() async throws {
         let folder = Self.folder()
         let model = ScriptedModel { _ in "The moon is made of green cheese [1]." }
-        let kb = try await Self.knowledgeBase(folder, model: model)
+        let kb = try await Self.knowledgeBase(folder, model: model) {
+            $0.repair.strategies = [.bestPassage, .quote, .extractive]
+            $0.repair.seconds = 600
+        }
         let answer = try await kb.ask("When was the harbour dredged so that larger ships could dock?")
         #expect(!answer.abstained)
         #expect(answer.attempts.last?.strategy == "extractive")
@@ -105,12 +117,18 @@ import KBTestSupport
         let folder = Self.folder()
         let model = ScriptedModel { _ in "The moon is made of green cheese [1]." }
         // No repair at all: the first answer is withheld, nothing else is tried.
-        let off = try await Self.knowledgeBase(folder, model: model) { $0.repair.attempts = 0 }
+        let off = try await Self.knowledgeBase(folder, model: model) {
+            $0.repair.attempts = 0
+            $0.repair.strategies = RepairStrategy.allCases
+        }
         let none = try await off.ask("When was the harbour dredged so that larger ships could dock?")
         #expect(none.abstained && none.attempts.map(\.strategy) == ["initial"])
         // No seconds for the model: only the extractive answer (milliseconds) is tried.
         let calls = model.calls.count
-        let hurried = try await Self.knowledgeBase(Self.folder(), model: model) { $0.repair.seconds = 0 }
+        let hurried = try await Self.knowledgeBase(Self.folder(), model: model) {
+            $0.repair.seconds = 0
+            $0.repair.strategies = RepairStrategy.allCases
+        }
         let quoted = try await hurried.ask("When was the harbour dredged so that larger ships could dock?")
         #expect(quoted.attempts.map(\.strategy) == ["initial", "extractive"])
         #expect(model.calls.count == calls + 1, "the model wrote only the first answer")
