@@ -98,7 +98,7 @@ struct DaemonReply: Sendable, CustomStringConvertible {
         #expect((top?["path"] as? String)?.hasSuffix("KnowledgeBase/bridge.md") == true, "\(found)")
 
         // A large ingest through A; A is killed halfway.
-        let files = 400
+        let files = 1000   // enough that the poll below catches the ingest midway even when it runs fast
         for i in 0..<files {
             let paragraph = (0..<12).map { "Note \(i) line \($0): the archive keeps record \(i * 31 + $0) about harbour \(i % 17)." }.joined(separator: " ")
             ws.write("KnowledgeBase/bulk/note-\(i).md", "# Note \(i)\n\n\(paragraph)\n\n## Details\n\n\(paragraph)\n")
