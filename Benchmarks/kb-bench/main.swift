@@ -114,7 +114,8 @@ func benchVectors(_ arguments: [String]) {
                "p99_ms": percentile(times, 99), "peak_rss_mib": Double(usage.ru_maxrss) / 1024])
 }
 
-/// For fusion studies: each judged query's keyword and vector rankings (document ids and scores) as JSON lines.
+/// For fusion studies: each judged query's keyword, vector and hybrid rankings (document ids and scores) and the
+/// hybrid side's evidence (the best keyword hit's coverage of the query, the keyword weight) as JSON lines.
 func dumpLists(_ arguments: [String]) async {
     guard let db = option("--db", in: arguments), let corpus = option("--corpus", in: arguments),
           let queries = option("--queries", in: arguments), let qrels = option("--qrels", in: arguments) else {
@@ -127,10 +128,15 @@ func dumpLists(_ arguments: [String]) async {
         let kb = try KnowledgeBase(configuration: configuration)
         for query in dataset.queries {
             var record: [String: Any] = ["id": query.id, "qrels": dataset.judgements[query.id] ?? [:]]
-            for mode in [SearchMode.keyword, .vector] {
+            for mode in [SearchMode.keyword, .vector, .hybrid] {
                 var seen = Set<String>()
                 var list: [[Any]] = []
-                for hit in (try? await kb.search(query.text, limit: 300, mode: mode).results) ?? [] {
+                let results = (try? await kb.search(query.text, limit: 300, mode: mode).results) ?? []
+                if mode == .hybrid, let evidence = results.first?.explanation {
+                    record["keyword_coverage"] = evidence.keywordCoverage ?? NSNull()
+                    record["keyword_weight"] = evidence.keywordWeight ?? NSNull()
+                }
+                for hit in results {
                     guard let hash = hit.path.firstIndex(of: "#") else { continue }
                     let doc = String(hit.path[hit.path.index(after: hash)...])
                     if seen.insert(doc).inserted { list.append([doc, hit.score]) }

@@ -119,10 +119,12 @@ enum OutputSchemas {
             "matched_terms": ["type": "array", "items": ["type": "string"]],
             "explanation": [
                 "type": "object",
-                "description": "Why the passage was retrieved: its rank and score on the keyword and vector sides, and the fused score.",
+                "description": "Why the passage was retrieved: its rank and score on the keyword and vector sides, the fused score, and the weight the fusion gave each side for this query.",
                 "properties": [
                     "keyword_rank": ["type": "integer"], "keyword_score": ["type": "number"], "vector_rank": ["type": "integer"],
                     "vector_score": ["type": "number"], "fused_score": ["type": "number"],
+                    "keyword_coverage": ["type": "number"], "keyword_weight": ["type": "number"], "vector_weight": ["type": "number"],
+                    "translated_rank": ["type": "integer"], "translation": ["type": "string"],
                 ],
             ],
         ]) { first, _ in first }),

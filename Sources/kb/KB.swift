@@ -32,8 +32,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("embedding-model"), help: ArgumentHelp("The embedding model (default: $KB_EMBEDDING_MODEL, then embeddings.model in the config file, then multilingual-e5-small). `kb models` lists them.", valueName: "name"))
     var embeddingModel: String?
 
-    @Option(name: .long, help: ArgumentHelp("Hybrid fusion: rrf[:K] (default rrf:20) or score[:ALPHA] (default $KB_FUSION, then search.fusion).", valueName: "fusion"))
+    @Option(name: .long, help: ArgumentHelp("Hybrid fusion: z (the default: z-scores summed), rrf[:K], score[:ALPHA] or adaptive[:K] (default $KB_FUSION, then search.fusion, then z).", valueName: "fusion"))
     var fusion: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also search an English or Chinese question translated into the other language by the local model: off, auto (when the first search finds passages in the other language) or always (default $KB_TRANSLATE, then search.translate, then off).", valueName: "when"))
+    var translate: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
     var json = false
@@ -43,7 +46,7 @@ struct GlobalOptions: ParsableArguments {
                                                           embeddingModel: embeddingModel, fusion: fusion,
                                                           generator: generation?.generator, generationModel: generation?.model,
                                                           temperature: generation?.temperature, maxTokens: generation?.maxTokens,
-                                                          threads: generation?.threads))
+                                                          threads: generation?.threads, translate: translate))
     }
 }
 

@@ -20,7 +20,7 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "keyword, vector or hybrid (default: hybrid once vectors exist, else keyword).")
     var mode: SearchMode?
 
-    @Flag(name: .long, help: "Show each hit's rank and score on the keyword and vector sides and the fused score.")
+    @Flag(name: .long, help: "Show each hit's rank and score on the keyword and vector sides, the fused score and the weight the fusion gave each side.")
     var explain = false
 
     func run() async throws {
@@ -48,10 +48,21 @@ struct SearchCommand: AsyncParsableCommand {
                     }
                     let fused = e.fusedScore.map { String(format: " · fused %.4f", $0) } ?? ""
                     let terms = hit.matchedTerms.isEmpty ? "" : " · matched: " + hit.matchedTerms.joined(separator: ", ")
-                    print("   " + Terminal.dim("keyword \(side(e.keywordRank, e.keywordScore, "%.2f")) · vector \(side(e.vectorRank, e.vectorScore, "%.3f"))\(fused)\(terms)"))
+                    let translated = e.translatedRank.map { " · #\($0) for the translation" } ?? ""
+                    print("   " + Terminal.dim("keyword \(side(e.keywordRank, e.keywordScore, "%.2f")) · vector \(side(e.vectorRank, e.vectorScore, "%.3f"))\(fused)\(translated)\(terms)"))
                 }
             }
-            if explain { print(Terminal.dim("mode: \(response.mode)")) }
+            if explain {
+                var line = "mode: \(response.mode)"
+                if let e = response.results.first?.explanation, let keyword = e.keywordWeight, let vector = e.vectorWeight {
+                    line += String(format: " · fusion weights: keyword %.2f, vector %.2f", keyword, vector)
+                    if let coverage = e.keywordCoverage { line += String(format: " (best keyword hit covers %.0f %% of the query's weighted terms)", coverage * 100) }
+                }
+                if let translation = response.results.lazy.compactMap({ $0.explanation?.translation }).first {
+                    line += " · also searched as “\(translation)”"
+                }
+                print(Terminal.dim(line))
+            }
             return 0
         }
     }

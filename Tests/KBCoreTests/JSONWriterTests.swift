@@ -26,7 +26,7 @@ import Testing
             let explanations: [RetrievalExplanation?] = [
                 nil, RetrievalExplanation(keywordRank: 1, keywordScore: scores[i % scores.count]),
                 RetrievalExplanation(keywordRank: 2, keywordScore: 3.5, vectorRank: 1, vectorScore: 0.8123, fusedScore: 0.0476),
-                RetrievalExplanation(vectorRank: 4, vectorScore: 0.5),
+                RetrievalExplanation(vectorRank: 4, vectorScore: 0.5, keywordCoverage: 0.25, keywordWeight: 0.5, vectorWeight: 1),
             ]
             let hits = (0..<4).map { j in
                 Self.hit(j + 1, text: text, title: j % 2 == 0 ? "Title \(text)" : nil, page: j == 3 ? 12 : nil,

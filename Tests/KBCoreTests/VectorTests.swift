@@ -53,7 +53,16 @@ import KBTestSupport
         let top = try #require(hybrid.results.first)
         #expect(top.heading == "Apples")
         #expect(top.explanation?.keywordRank == 1 && top.explanation?.vectorRank == 1)
-        #expect(abs((top.explanation?.fusedScore ?? 0) - 2.0 / 21) < 1e-9)   // RRF, k = 20, rank 1 on both sides
+        // z-scores, each side weighted a half: alone on the keyword side (z 0); on the vector side, its cosine's
+        // distance from the mean of all three chunks' in standard deviations.
+        let cosines = hybrid.results.compactMap { $0.explanation?.vectorScore }
+        #expect(cosines.count == 3)
+        let mean = cosines.reduce(0, +) / 3
+        let deviation = (cosines.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 3).squareRoot()
+        let expected = 0.5 * ((top.explanation?.vectorScore ?? 0) - mean) / deviation
+        #expect(abs((top.explanation?.fusedScore ?? 0) - expected) < 1e-9)
+        #expect(top.explanation?.keywordWeight == 1 && top.explanation?.vectorWeight == 1)
+        #expect(abs((top.explanation?.keywordCoverage ?? 0) - 1) < 1e-9)
 
         await #expect(try kb.search("orchards", mode: .keyword).mode == "keyword")
         let vector = try await kb.search("apples", mode: .vector)

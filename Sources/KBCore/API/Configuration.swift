@@ -29,6 +29,9 @@ public struct Configuration: Sendable, Equatable {
     public var embeddingBatch: Int = 128
     /// How hybrid search fuses its keyword and vector lists.
     public var fusion: Fusion = .default
+    /// When a question is also searched translated into the other of English and Chinese (`[search] translate`,
+    /// `KB_TRANSLATE`, `--translate`).
+    public var translation: TranslationPolicy = .off
     /// Which generator answers questions, and how.
     public var generation = GenerationSettings()
     /// `kb serve`'s address, token and queue.
@@ -61,6 +64,8 @@ public struct Configuration: Sendable, Equatable {
         public var maxFileSize: Int?
         public var embeddingModel: String?
         public var fusion: String?
+        /// `--translate`: off, auto or always.
+        public var translate: String?
         /// `--generator`, `--model` (the language model), `--temperature`, `--max-tokens`, `--threads`.
         public var generator: String?
         public var generationModel: String?
@@ -69,8 +74,9 @@ public struct Configuration: Sendable, Equatable {
         public var threads: Int?
         public init(databasePath: String? = nil, configFile: String? = nil, maxFileSize: Int? = nil, embeddingModel: String? = nil,
                     fusion: String? = nil, generator: String? = nil, generationModel: String? = nil, temperature: Double? = nil,
-                    maxTokens: Int? = nil, threads: Int? = nil) {
+                    maxTokens: Int? = nil, threads: Int? = nil, translate: String? = nil) {
             self.databasePath = databasePath
+            self.translate = translate
             self.configFile = configFile
             self.maxFileSize = maxFileSize
             self.embeddingModel = embeddingModel
@@ -199,9 +205,16 @@ public struct Configuration: Sendable, Equatable {
         let fileFusion = try fileString("search.fusion")
         if let text = overrides.fusion ?? environment["KB_FUSION"].flatMap({ $0.isEmpty ? nil : $0 }) ?? fileFusion {
             guard let fusion = Fusion(text) else {
-                throw KBError(.configuration, "Fusion \"\(text)\" is not rrf, rrf:K, score, score:ALPHA, adaptive or adaptive:K.")
+                throw KBError(.configuration, "Fusion \"\(text)\" is not z, rrf, rrf:K, score, score:ALPHA, adaptive or adaptive:K.")
             }
             configuration.fusion = fusion
+        }
+        let fileTranslate = try fileString("search.translate")
+        if let text = overrides.translate ?? environment["KB_TRANSLATE"].flatMap({ $0.isEmpty ? nil : $0 }) ?? fileTranslate {
+            guard let policy = TranslationPolicy(rawValue: text.lowercased()) else {
+                throw KBError(.configuration, "Translate \"\(text)\" is not off, auto or always.")
+            }
+            configuration.translation = policy
         }
         let fileModels = try fileString("models_folder").map { absolute($0, relativeTo: fileBase) }
         configuration.modelsFolder = EmbedderCatalog.locateModelsFolder(configured: fileModels, environment: environment)

@@ -17,6 +17,8 @@ public final class KnowledgeBase: Sendable {
     let models = ModelCache()
     /// Documents read back lately (an agent reading on through a long PDF does not parse it again per call).
     let documentTexts = RecentDocumentTexts()
+    /// Questions translated for cross-language search and the `restated` repair.
+    let translations = TranslationCache()
 
     /// Opens the knowledge base the configuration names.
     ///
@@ -136,6 +138,23 @@ public final class KnowledgeBase: Sendable {
 
     /// The retriever for a mode, made by the registry.
     public func retrievalPlan(mode: SearchMode?) async throws(KBError) -> RetrievalPlan {
+        let plan = try await singleLanguagePlan(mode: mode)
+        guard configuration.translation != .off else { return plan }
+        let retriever = CrossLanguageRetriever(base: plan.retriever, policy: configuration.translation) { [self] question, language throws(KBError) in
+            try await translate(question, into: language)
+        }
+        return RetrievalPlan(retriever: retriever, warnings: plan.warnings, vectorModel: plan.vectorModel)
+    }
+
+    /// The question in `language` (`en` or `zh`), translated by the configured language model and cached; nil when
+    /// the generator is not a language model or its reply is not a translation.
+    func translate(_ question: String, into language: String) async throws(KBError) -> String? {
+        let choice = try await BlockingPool.shared.run { [self] () throws(KBError) -> GeneratorChoice in try generatorChoice() }
+        guard let model = (choice.generator as? LanguageModelGenerator)?.languageModel else { return nil }
+        return try await translations.translate(question, into: language, model: model)
+    }
+
+    private func singleLanguagePlan(mode: SearchMode?) async throws(KBError) -> RetrievalPlan {
         if mode == .keyword {
             return RetrievalPlan(retriever: try registry.makeRetriever(.keyword, context(embedder: nil)), warnings: [], vectorModel: nil)
         }

@@ -56,7 +56,8 @@ struct RepairStage: AskStage {
             // A model strategy spends an attempt even when it comes to nothing (a translation that did not work).
             if strategy.usesModel { modelAttempts -= 1 }
             guard let plan = try await plan(strategy, question: question, state: state, model: model, options: options,
-                                            sampling: context.knowledgeBase.configuration.generation.sampling) else { continue }
+                                            sampling: context.knowledgeBase.configuration.generation.sampling,
+                                            translations: context.knowledgeBase.translations) else { continue }
             let answerer: any AnswerGenerator = strategy == .extractive ? ExtractiveGenerator() : generator
             let attempt = try await answerer.generate(plan.request) { _ in }
             let checked = try await AssessStage.assess(attempt, question: plan.request.question, state: state, context: context)
@@ -96,7 +97,7 @@ struct RepairStage: AskStage {
 
     /// The request a strategy makes, or nil when it does not apply to this question.
     func plan(_ strategy: RepairStrategy, question: AnalyzedQuery, state: AskState, model: (any LanguageModel)?,
-              options: RepairOptions, sampling: SamplingOptions) async throws(KBError) -> Plan? {
+              options: RepairOptions, sampling: SamplingOptions, translations: TranslationCache) async throws(KBError) -> Plan? {
         var sampling = sampling
         sampling.maxTokens = min(sampling.maxTokens, options.maxTokens)
         let passages = state.passages
@@ -112,7 +113,7 @@ struct RepairStage: AskStage {
             return Plan(request: GenerationRequest(question: question, passages: passages, termWeights: state.termWeights, sampling: sampling))
         case .restated:
             let target = Script.detectLanguage(passages[0].passage.text)
-            guard let model, let translated = try await QuestionTranslator(model: model).translate(question.normalized, into: target),
+            guard let model, let translated = try await translations.translate(question.normalized, into: target, model: model),
                   let restated = try? QueryAnalyzer.analyze(translated), restated.language == target else { return nil }
             return Plan(request: GenerationRequest(question: restated, passages: Array(passages.prefix(2)), termWeights: state.termWeights,
                                                    sampling: sampling, style: .focused))
@@ -120,7 +121,8 @@ struct RepairStage: AskStage {
     }
 }
 
-/// Translates a question with the answering model (greedy, one line), for the `restated` repair.
+/// Translates a question with the answering model (greedy, one line), for the `restated` repair and cross-language
+/// search (through ``TranslationCache``).
 struct QuestionTranslator {
     let model: any LanguageModel
 

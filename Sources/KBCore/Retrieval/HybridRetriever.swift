@@ -7,9 +7,20 @@ public struct RetrievalExplanation: Sendable, Equatable, Codable {
     public var vectorRank: Int?
     public var vectorScore: Double?
     public var fusedScore: Double?
+    /// Hybrid only: the share of the query's IDF-weighted terms that the best keyword hit matched.
+    public var keywordCoverage: Double?
+    /// Hybrid only: the weights this query's fusion gave the keyword and the vector list (from the evidence).
+    public var keywordWeight: Double?
+    public var vectorWeight: Double?
+    /// Cross-language search: the passage's rank for the question translated into the other language, and that
+    /// translation (``CrossLanguageRetriever``).
+    public var translatedRank: Int?
+    public var translation: String?
     enum CodingKeys: String, CodingKey {
         case keywordRank = "keyword_rank", keywordScore = "keyword_score", vectorRank = "vector_rank"
-        case vectorScore = "vector_score", fusedScore = "fused_score"
+        case vectorScore = "vector_score", fusedScore = "fused_score", keywordCoverage = "keyword_coverage"
+        case keywordWeight = "keyword_weight", vectorWeight = "vector_weight"
+        case translatedRank = "translated_rank", translation
     }
 }
 
@@ -60,11 +71,16 @@ public enum Fusion: Sendable, Equatable {
     /// hit covers: 1 from 60 % of the weighted terms up, falling linearly to 0 at 20 % (a keyword side that
     /// matches only a question's common words, as for a question in the other language, stops dragging the ranking).
     case adaptive(k: Double)
+    /// The sum of each list's z-scores: a score minus the mean of its list's first 50, over their standard deviation;
+    /// a passage one list lacks gets that list's lowest. A side whose best hits stand out from the rest of its list
+    /// (a rare name matched, a near-duplicate embedding) outweighs a side whose scores are flat, per query — where
+    /// rank fusion gives both sides' first places the same weight however weak one of them is.
+    case zScore
 
-    /// kb's default, chosen on SciFact and CMRC (README, "Retrieval quality").
-    public static let `default` = Fusion.reciprocalRank(k: 20)
+    /// kb's default, chosen on SciFact, CMRC 2018, the cross-language and the multi-hop set (README, "Retrieval quality").
+    public static let `default` = Fusion.zScore
 
-    /// Parses `rrf`, `rrf:K`, `score`, `score:ALPHA`, `adaptive` or `adaptive:K`.
+    /// Parses `z`, `rrf`, `rrf:K`, `score`, `score:ALPHA`, `adaptive` or `adaptive:K`.
     public init?(_ text: String) {
         let parts = text.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
         let value = parts.count > 1 ? Double(parts[1]) : nil
@@ -79,6 +95,8 @@ public enum Fusion: Sendable, Equatable {
         case "adaptive":
             guard (value ?? 20) >= 0, (value ?? 20) <= 100_000 else { return nil }
             self = .adaptive(k: value ?? 20)
+        case "z" where parts.count == 1:
+            self = .zScore
         default: return nil
         }
     }
@@ -88,13 +106,14 @@ public enum Fusion: Sendable, Equatable {
         case .reciprocalRank(let k): return k == k.rounded() ? "rrf:\(Int(k))" : "rrf:\(k)"
         case .score(let alpha): return "score:\(alpha)"
         case .adaptive(let k): return k == 20 ? "adaptive" : k == k.rounded() ? "adaptive:\(Int(k))" : "adaptive:\(k)"
+        case .zScore: return "z"
         }
     }
 
     /// The keyword list's share (RRF adds both sides in full: 0.5 each, doubled below).
     var keywordShare: Double {
         switch self {
-        case .reciprocalRank, .adaptive: return 0.5
+        case .reciprocalRank, .adaptive, .zScore: return 0.5
         case .score(let alpha): return alpha
         }
     }
@@ -107,13 +126,27 @@ public enum Fusion: Sendable, Equatable {
         case .score:
             guard let high = scores.max(), let low = scores.min() else { return [] }
             return scores.map { high > low ? ($0 - low) / (high - low) : 1 }
+        case .zScore:
+            let head = scores.prefix(50)
+            guard !head.isEmpty else { return [] }
+            let mean = head.reduce(0, +) / Double(head.count)
+            let variance = head.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(head.count)
+            let deviation = variance > 0 ? variance.squareRoot() : 1
+            return scores.map { ($0 - mean) / deviation }
         }
+    }
+
+    /// What a passage missing from a list gets from it: nothing for rank and score fusion; the list's lowest
+    /// z-score for ``zScore``.
+    func absentContribution(_ contributions: [Double]) -> Double {
+        if case .zScore = self { return contributions.min() ?? 0 }
+        return 0
     }
 }
 
-/// Hybrid retrieval: keyword (BM25) and vector lists fused — by default with weighted
-/// reciprocal-rank fusion, score = Σ wᵢ / (k + rankᵢ), k = 20; optionally by a convex combination
-/// of normalised scores (``Fusion``).
+/// Hybrid retrieval: keyword (BM25) and vector lists fused — by default by the sum of each list's z-scores;
+/// optionally by weighted reciprocal-rank fusion, score = Σ wᵢ / (k + rankᵢ), or a convex combination of
+/// normalised scores (``Fusion``).
 ///
 /// It notices a blind side instead of letting it drag the ranking: with no keyword hits, or a
 /// query in a script the keyword analysis cannot segment (Thai, Lao, Khmer, Myanmar …), the
@@ -157,7 +190,8 @@ public struct HybridRetriever: Retriever {
         if let best = keywordHits.first?.chunkID, !wanted.contains(best) { wanted.append(best) }
         var passagesByID: [Int: Passage] = [:]
         for passage in try await keyword.store.passages(ids: wanted) { passagesByID[passage.chunkID] = passage }
-        let keywordWeight = try await self.keywordWeight(query, hits: keywordHits, best: keywordHits.first.flatMap { passagesByID[$0.chunkID] })
+        let evidence = try await keywordEvidence(query, hits: keywordHits, best: keywordHits.first.flatMap { passagesByID[$0.chunkID] })
+        let keywordWeight = evidence.weight
 
         var result = keywordWeight == 1 ? fusedPreview : fuse(keywordHits: keywordHits, vectorHits: vectorHits, keywordWeight: keywordWeight)
         result.ranked = Array(result.ranked.prefix(limit))
@@ -169,6 +203,9 @@ public struct HybridRetriever: Retriever {
             guard let passage = passagesByID[id] else { continue }   // removed since it was ranked
             var explanation = result.explanations[id] ?? RetrievalExplanation()
             explanation.fusedScore = score
+            explanation.keywordCoverage = evidence.coverage
+            explanation.keywordWeight = 2 * keywordWeight * fusion.keywordShare
+            explanation.vectorWeight = vectorHits.isEmpty ? 0 : 2 * (1 - fusion.keywordShare)
             passages.append(matcher.retrieved(passage, rank: passages.count + 1, score: score, explanation: explanation))
         }
         return Retrieval(passages: passages, queryVector: queryVector, vectorModel: vector.embedder.model)
@@ -195,21 +232,31 @@ public struct HybridRetriever: Retriever {
             explanations[hit.chunkID, default: RetrievalExplanation()].vectorRank = offset + 1
             explanations[hit.chunkID, default: RetrievalExplanation()].vectorScore = hit.score
         }
+        // z-scores: a passage one side did not list gets that side's lowest.
+        let keywordAbsent = keywordWeight > 0 ? keywordWeight * fusion.keywordShare * fusion.absentContribution(keywordContribution) : 0
+        let vectorAbsent = (1 - fusion.keywordShare) * fusion.absentContribution(vectorContribution)
+        if keywordAbsent != 0 || vectorAbsent != 0 {
+            for id in fused.keys {
+                if explanations[id]?.keywordRank == nil { fused[id, default: 0] += keywordAbsent }
+                if explanations[id]?.vectorRank == nil { fused[id, default: 0] += vectorAbsent }
+            }
+        }
         let ranked = fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         return Fused(ranked: ranked, explanations: explanations)
     }
 
-    /// 1 normally; 0 when the keyword side is blind; 0.5 when its best hit matches little of the query (with
-    /// ``Fusion/adaptive(k:)``, a weight that follows the best hit's coverage continuously).
-    func keywordWeight(_ query: AnalyzedQuery, hits: [ScoredChunk], best: Passage?) async throws(KBError) -> Double {
-        if hits.isEmpty || Self.keywordBlindScript(query.normalized) { return 0 }
+    /// What the keyword side's best hit says about the query: how much of it the hit covers, and the weight that
+    /// follows — 1 normally; 0 when the keyword side is blind; 0.5 when its best hit matches under a third of the
+    /// query's weighted terms (with ``Fusion/adaptive(k:)``, a weight that follows the coverage continuously).
+    func keywordEvidence(_ query: AnalyzedQuery, hits: [ScoredChunk], best: Passage?) async throws(KBError) -> (weight: Double, coverage: Double?) {
+        if hits.isEmpty || Self.keywordBlindScript(query.normalized) { return (0, hits.isEmpty ? 0 : nil) }
         let weights = try await TermWeights.compute(query, index: keyword.index)
         let total = weights.values.reduce(0, +)
-        guard total > 0, let best else { return 1 }
+        guard total > 0, let best else { return (1, nil) }
         let matched = Set(TermMatcher(query).matchedTerms(in: best.heading + "\n" + best.text))
-        let covered = weights.filter { matched.contains($0.key) }.values.reduce(0, +)
-        if case .adaptive = fusion { return min(1, max(0, (covered / total - 0.2) / 0.4)) }
-        return covered / total < 1.0 / 3 ? 0.5 : 1
+        let coverage = weights.filter { matched.contains($0.key) }.values.reduce(0, +) / total
+        if case .adaptive = fusion { return (min(1, max(0, (coverage - 0.2) / 0.4)), coverage) }
+        return (coverage < 1.0 / 3 ? 0.5 : 1, coverage)
     }
 
     /// Scripts written without spaces that kb's keyword analysis does not segment.

@@ -133,10 +133,15 @@ extension RetrievalExplanation: JSONWritable {
     public func write(to writer: inout JSONWriter) {
         writer.object { o in
             o.member("fused_score", ifPresent: fusedScore)
+            o.member("keyword_coverage", ifPresent: keywordCoverage)
             o.member("keyword_rank", ifPresent: keywordRank)
             o.member("keyword_score", ifPresent: keywordScore)
+            o.member("keyword_weight", ifPresent: keywordWeight)
+            o.member("translated_rank", ifPresent: translatedRank)
+            o.member("translation", ifPresent: translation)
             o.member("vector_rank", ifPresent: vectorRank)
             o.member("vector_score", ifPresent: vectorScore)
+            o.member("vector_weight", ifPresent: vectorWeight)
         }
     }
 }
